@@ -1,0 +1,91 @@
+"""Settings: one object, read from `SLATE_*` environment variables (and `.env`)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "change-me"
+
+
+class Settings(BaseSettings):
+    """Everything Slate can be told. The defaults run the embedded mode with nothing to set."""
+
+    model_config = SettingsConfigDict(env_prefix="SLATE_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str = ""  # empty: SQLite file under data_dir
+    broker_url: str = "memory://"  # memory://: in-process broker and worker (embedded mode)
+    redis_url: str = ""  # pub/sub for live updates; empty: in-process
+    media_dir: Path | None = None  # empty: data_dir / "media"
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    signup_mode: Literal["open", "invite"] = "open"
+    session_days: int = 14
+    invitation_days: int = 7
+    login_max_failures: int = 5
+    login_window_s: int = 900
+    min_password_length: int = 10
+
+    embedded_worker: bool | None = None  # None: on when the broker is memory://
+    worker_polling_interval: float = 0.05
+    visibility_timeout_s: int = 4 * 3600
+    demo: bool = True
+
+    extra_origins: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'slate.db').as_posix()}"
+        if self.media_dir is None:
+            self.media_dir = self.data_dir / "media"
+        if self.embedded_worker is None:
+            self.embedded_worker = self.broker_url.startswith("memory://")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def resolved_secret_key(self) -> str:
+        """The signing secret; generated into the data folder on first embedded run.
+
+        Production refuses to start without a real secret.
+        """
+        if self.secret_key and self.secret_key != DEV_SECRET:
+            if self.env == "production" and len(self.secret_key) < 32:
+                raise RuntimeError("SLATE_SECRET_KEY must be at least 32 characters in production")
+            return self.secret_key
+        if self.env == "production":
+            raise RuntimeError(
+                "SLATE_SECRET_KEY is missing or left at its default; set a long random value "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests clear the cache to change them)."""
+    return Settings()

@@ -1,0 +1,129 @@
+"""Domain errors, and the one place where they become HTTP answers.
+
+Services raise these; views and API routes never build error responses by hand.
+API callers get JSON `{"detail": ...}`; htmx requests get an error fragment;
+page requests get an error page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class Invalid(DomainError):
+    status_code = 422
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class Unauthenticated(DomainError):
+    status_code = 401
+
+
+class TooMany(DomainError):
+    status_code = 429
+
+
+class TooLarge(DomainError):
+    status_code = 413
+
+
+class Unsupported(DomainError):
+    status_code = 415
+
+
+def wants_json(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _validation_message(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for err in errors[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        msg = err.get("msg", "invalid value")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or "invalid input"
+
+
+def error_response(request: Request, status: int, detail: str, extra: dict | None = None) -> Response:
+    """Render one error for whoever asked: JSON, an htmx fragment or a page."""
+    if wants_json(request):
+        body: dict[str, Any] = {"detail": detail}
+        if extra:
+            body.update(extra)
+        return JSONResponse(body, status_code=status)
+    if status == 401:
+        nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": f"/login?next={nxt}"})
+        return RedirectResponse(f"/login?next={nxt}", status_code=303)
+    from app.web import render  # late import: templating needs settings
+
+    if is_htmx(request):
+        # htmx ignores 4xx swaps by default; tell it to show the fragment in the flash area.
+        resp = render(request, "_error.html", {"status": status, "detail": detail}, status_code=status)
+        resp.headers["HX-Retarget"] = "#flash"
+        resp.headers["HX-Reswap"] = "innerHTML"
+        return resp
+    return render(request, "error.html", {"status": status, "detail": detail}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors and framework errors to answers, in one place."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        extra = {"field": exc.field} if exc.field else None
+        return error_response(request, exc.status_code, exc.detail, extra)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
+        return error_response(request, 409, "that conflicts with something that already exists")
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if wants_json(request):
+            safe = [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
+            return JSONResponse({"detail": _validation_message(errors), "errors": safe}, status_code=422)
+        return error_response(request, 422, _validation_message(errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else "error"
+        resp = error_response(request, exc.status_code, detail)
+        for k, v in (exc.headers or {}).items():
+            resp.headers[k] = v
+        return resp
