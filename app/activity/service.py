@@ -1,0 +1,48 @@
+"""Write and read the project's activity feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.activity.models import ActivityEvent
+from app.auth.models import User
+
+
+def record(
+    db: Session,
+    *,
+    project_id: int,
+    actor: User | None,
+    verb: str,
+    object_type: str,
+    object_id: int | str | None,
+    summary: str,
+    data: dict[str, Any] | None = None,
+) -> ActivityEvent:
+    """Append one event to the project's feed (services call this for every change)."""
+    event = ActivityEvent(
+        project_id=project_id,
+        actor_id=actor.id if actor else None,
+        verb=verb,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        summary=summary[:300],
+        data=data or {},
+    )
+    db.add(event)
+    db.flush()
+    return event
+
+
+def list_events(
+    db: Session, *, project_id: int, before_id: int | None = None, limit: int = 30
+) -> list[ActivityEvent]:
+    """Newest first; page with `before_id`."""
+    stmt = select(ActivityEvent).where(ActivityEvent.project_id == project_id)
+    if before_id is not None:
+        stmt = stmt.where(ActivityEvent.id < before_id)
+    stmt = stmt.order_by(ActivityEvent.id.desc()).limit(max(1, min(limit, 200)))
+    return list(db.scalars(stmt))

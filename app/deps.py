@@ -1,0 +1,202 @@
+"""Typed dependencies: the request's database session, who is calling, CSRF, and project access.
+
+`access(action)` is the one authorization check: it finds the project behind the
+route (from `project_id`, or from an object that carries `project_id`), answers
+404 to non-members and 403 to members whose role lacks the action.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from app.auth.models import User, UserSession
+from app.auth.service import session_for_token, user_for_api_token
+from app.db import commit, discard_pending
+from app.errors import Forbidden, NotFound, Unauthenticated
+from app.permissions import Action, Role, can
+from app.projects.models import Membership, Project
+from app.projects.service import get_membership
+
+SESSION_COOKIE = "slate_session"
+CSRF_COOKIE = "slate_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request, committed once when the handler returns (then queued tasks are sent)."""
+    db: Session = request.app.state.sessionmaker()
+    try:
+        yield db
+        commit(db)
+    except BaseException:
+        db.rollback()
+        discard_pending(db)
+        raise
+    finally:
+        db.close()
+
+
+DB = Annotated[Session, Depends(get_db, scope="function")]
+
+
+@dataclass(frozen=True)
+class Me:
+    """Who is signed in, as plain values: error pages render it after the request's rollback."""
+
+    id: int
+    email: str
+    display_name: str
+    is_admin: bool
+
+
+@dataclass
+class Principal:
+    user: User
+    session: UserSession | None  # None when the caller used a bearer token
+    me: Me | None = None
+    csrf_token: str | None = None
+
+    def __post_init__(self) -> None:
+        u = self.user
+        self.me = Me(id=u.id, email=u.email, display_name=u.display_name, is_admin=u.is_admin)
+        self.csrf_token = self.session.csrf_token if self.session is not None else None
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def get_principal(request: Request, db: DB) -> Principal | None:
+    """Who is calling: a bearer token wins over the session cookie."""
+    if hasattr(request.state, "principal"):
+        return request.state.principal
+    principal: Principal | None = None
+    token = _bearer(request)
+    if token is not None:
+        user = user_for_api_token(db, token=token)
+        if user is None:
+            raise Unauthenticated("that access token is not valid")
+        principal = Principal(user=user, session=None)
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        sess = session_for_token(db, token=cookie)
+        if sess is not None:
+            principal = Principal(user=sess.user, session=sess)
+    request.state.principal = principal
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(get_principal)]
+
+
+async def csrf_protect(request: Request, principal: OptionalPrincipal) -> None:
+    """Every state-changing request made with browser credentials carries the CSRF token.
+
+    Signed-in browsers send the session's token (htmx as the X-CSRF-Token header,
+    forms as a `csrf_token` field); signed-out forms (sign in, sign up) use a
+    double-submit cookie. Bearer-token calls carry no ambient credentials and are exempt.
+    """
+    if request.method in SAFE_METHODS:
+        return
+    if principal is not None and principal.session is None:
+        return
+    if principal is not None:
+        expected = principal.csrf_token
+    elif request.url.path.startswith("/api/") and SESSION_COOKIE not in request.cookies:
+        return  # anonymous API call from a script: nothing ambient to protect
+    else:
+        expected = request.cookies.get(CSRF_COOKIE, "")
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        sent = str(form.get("csrf_token", ""))
+    if not expected or not sent or not hmac.compare_digest(expected, sent):
+        raise Forbidden("the form expired or came from another site (CSRF check failed); reload the page and try again")
+
+
+def require_user(principal: OptionalPrincipal) -> User:
+    if principal is None:
+        raise Unauthenticated("sign in first")
+    return principal.user
+
+
+CurrentUser = Annotated[User, Depends(require_user)]
+
+
+def require_admin(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden("only an instance admin can do that")
+    return user
+
+
+AdminUser = Annotated[User, Depends(require_admin)]
+
+
+@dataclass
+class ProjectAccess:
+    """What a project-scoped route gets: the caller, the project, their role and the object addressed."""
+
+    user: User
+    project: Project
+    membership: Membership
+    obj: Any = None
+
+    @property
+    def role(self) -> Role:
+        return Role(self.membership.role)
+
+    def can(self, action: Action | str) -> bool:
+        return can(self.role, action)
+
+
+class Access:
+    """Dependency: the caller must be a member of the route's project with a role allowed `action`.
+
+    `model`/`param`: for routes addressed by another object (`/shots/{shot_id}`), the
+    model whose row carries `project_id`. The route walker in the tests finds these.
+    """
+
+    def __init__(self, action: Action, *, model: type | None = None, param: str = "project_id") -> None:
+        self.action = Action(action)
+        self.model = model
+        self.param = param
+
+    def __call__(self, request: Request, db: DB, user: CurrentUser) -> ProjectAccess:
+        raw = request.path_params.get(self.param, "")
+        try:
+            ident = int(raw)
+        except (TypeError, ValueError):
+            raise NotFound("not found") from None
+        obj = None
+        if self.model is None:
+            project_id = ident
+        else:
+            obj = db.get(self.model, ident)
+            if obj is None:
+                raise NotFound("not found")
+            project_id = obj.project_id
+        membership = get_membership(db, project_id=project_id, user_id=user.id)
+        if membership is None:
+            raise NotFound("no such project" if self.model is None else "not found")
+        if not can(membership.role, self.action):
+            raise Forbidden(f"a {membership.role} cannot do that here ({self.action.value})")
+        return ProjectAccess(user=user, project=membership.project, membership=membership, obj=obj)
+
+
+def access(action: Action, *, model: type | None = None, param: str = "project_id") -> Any:
+    """`Annotated[ProjectAccess, access(Action.x)]` on a route."""
+    return Depends(Access(action, model=model, param=param))
+
+
+def client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,103 @@
+"""Templating: one `render()` for pages and htmx fragments, flash messages, redirects."""
+
+from __future__ import annotations
+
+import secrets
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from app.config import get_settings
+from app.permissions import ROLE_LABELS, Action, Role, can
+
+ROOT = Path(__file__).resolve().parent.parent
+FLASH_COOKIE = "slate_flash"
+
+templates = Jinja2Templates(directory=str(ROOT / "templates"))
+templates.env.globals.update(
+    can=can,
+    Action=Action,
+    Role=Role,
+    ROLE_LABELS=ROLE_LABELS,
+    roles=list(Role),
+)
+
+
+def _fmt_duration(seconds: float | int | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h} h {m:02d} min" if h else (f"{m} min {s:02d} s" if m else f"{s} s")
+
+
+templates.env.filters["duration"] = _fmt_duration
+
+
+def csrf_token(request: Request) -> str:
+    """The token forms and htmx send back: the session's, or the signed-out double-submit cookie."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and principal.csrf_token is not None:
+        return principal.csrf_token
+    from app.deps import CSRF_COOKIE
+
+    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.state.new_csrf = token
+    return token
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
+    """Render a page, or the fragment an htmx request asked for."""
+    principal = getattr(request.state, "principal", None)
+    flash = request.cookies.get(FLASH_COOKIE)
+    ctx = {
+        "request": request,
+        "user": principal.me if principal else None,
+        "csrf_token": csrf_token(request),
+        "flash": _decode_flash(flash) if flash else None,
+        "settings": get_settings(),
+    }
+    ctx.update(context or {})
+    resp = templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    if flash:
+        resp.delete_cookie(FLASH_COOKIE, path="/")
+    _set_csrf_cookie(request, resp)
+    return resp
+
+
+def _set_csrf_cookie(request: Request, resp: Response) -> None:
+    new = getattr(request.state, "new_csrf", None)
+    if new:
+        from app.deps import CSRF_COOKIE
+
+        resp.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="lax", secure=get_settings().secure_cookies, path="/")
+
+
+def _decode_flash(raw: str) -> dict[str, str] | None:
+    kind, _, text = urllib.parse.unquote(raw).partition("|")
+    return {"kind": kind if kind in ("ok", "error", "info") else "info", "text": text[:500]} if text else None
+
+
+def redirect(url: str, *, flash: str | None = None, kind: str = "ok", request: Request | None = None) -> Response:
+    """303 to `url` (an htmx request gets HX-Redirect), with an optional flash message."""
+    if request is not None and request.headers.get("hx-request") == "true":
+        resp: Response = Response(status_code=204, headers={"HX-Redirect": url})
+    else:
+        resp = RedirectResponse(url, status_code=303)
+    if flash:
+        resp.set_cookie(FLASH_COOKIE, urllib.parse.quote(f"{kind}|{flash}"), max_age=60, path="/", samesite="lax")
+    return resp
+
+
+def safe_next(url: str | None, default: str = "/projects") -> str:
+    """Only same-site paths may be redirect targets."""
+    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return default
+    return url
