@@ -1,0 +1,95 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app import models  # noqa: F401  (every mapper configured before the first query)
+from app.auth import api as auth_api
+from app.auth import views as auth_views
+from app.config import Settings, get_settings
+from app.db import engine_for, session_factory
+from app.deps import csrf_protect
+from app.errors import install_error_handlers
+from app.projects import api as projects_api
+from app.projects import views as projects_views
+from app.system import api as system_api
+from app.system import views as system_views
+from app.web import ROOT
+
+API_ROUTERS = [auth_api.router, projects_api.router, system_api.router]
+PAGE_ROUTERS = [auth_views.router, projects_views.router, system_views.router]
+EMBEDDED_QUEUES = ["default", "media"]
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (streams pass through untouched)."""
+
+    HEADERS = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+    ]
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def _send(message):
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + self.HEADERS
+            await send(message)
+
+        return await self.app(scope, receive, _send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the web app for `settings` (default: the process settings)."""
+    settings = settings or get_settings()
+    settings.resolved_secret_key()  # refuses a missing secret in production, before serving anything
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.embedded_worker:
+            from workers.celery_app import configure
+            from workers.embedded import EmbeddedWorker
+
+            configure(settings)
+            worker = EmbeddedWorker(EMBEDDED_QUEUES)
+            worker.start()
+        app.state.worker = worker
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    app = FastAPI(
+        title="Slate",
+        version="0.1.0",
+        description="Collaborative AI film studio. Personal access tokens: `Authorization: Bearer slt_...`.",
+        lifespan=lifespan,
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.state.settings = settings
+    app.state.sessionmaker = session_factory(engine_for(settings.database_url))
+    install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
+    for router in API_ROUTERS + PAGE_ROUTERS:
+        app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
