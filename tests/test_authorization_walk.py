@@ -1,0 +1,161 @@
+"""Walk every route of the app as every kind of caller and check the permission table holds.
+
+Routes are found from the routers the app serves, so routes added later are covered
+without touching this file. Each route declares its guard through a dependency:
+`Access(action)` (project-scoped), `require_admin`, `require_user`, or none (listed in PUBLIC).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pytest
+from fastapi.routing import APIRoute
+
+from app.auth import service as auth_service
+from app.deps import CSRF_COOKIE, Access, require_admin, require_user
+from app.main import API_ROUTERS, PAGE_ROUTERS
+from app.permissions import Role, can
+from app.projects import service as project_service
+from app.system.service import request_probe
+
+PUBLIC = {
+    ("GET", "/"), ("GET", "/login"), ("POST", "/login"), ("GET", "/signup"), ("POST", "/signup"),
+    ("GET", "/invite/{token}"), ("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/tokens"),
+    ("GET", "/healthz"),
+}  # fmt: skip
+IDENTITIES = ["anonymous", "outsider", *[r.value for r in Role]]
+
+
+@dataclass
+class Guard:
+    access: Access | None = None
+    admin: bool = False
+    user: bool = False
+
+
+def _guard(dependant, guard: Guard | None = None) -> Guard:
+    guard = guard or Guard()
+    for dep in dependant.dependencies:
+        if isinstance(dep.call, Access):
+            guard.access = dep.call
+        elif dep.call is require_admin:
+            guard.admin = True
+        elif dep.call is require_user:
+            guard.user = True
+        _guard(dep, guard)
+    return guard
+
+
+def all_routes() -> list[tuple[str, str, Guard]]:
+    out = []
+    for router in API_ROUTERS + PAGE_ROUTERS:
+        for route in router.routes:
+            assert isinstance(route, APIRoute), route
+            for method in sorted(route.methods - {"HEAD"}):
+                out.append((method, route.path, _guard(route.dependant)))
+    return out
+
+
+ROUTES = all_routes()
+
+
+def test_every_route_is_guarded_or_declared_public():
+    unguarded = [(m, p) for m, p, g in ROUTES if not (g.access or g.admin or g.user) and (m, p) not in PUBLIC]
+    assert unguarded == [], "add a guard (access/require_user/require_admin) or list the route in PUBLIC"
+    assert len(ROUTES) > 30
+
+
+@dataclass
+class World:
+    params: dict[str, str]
+    callers: dict[str, object] = field(default_factory=dict)
+
+
+@pytest.fixture
+def world(db, sign_in, make_user, make_project, add_member):
+    admin = make_user(name="Admin", admin=True)
+    owner = make_user(name="Owner")
+    project = make_project(owner)
+    target = make_user(name="Target")
+    add_member(project, target, "artist")
+    callers = {"owner": sign_in(owner), "outsider": sign_in(make_user(name="Outsider"))}
+    for role in Role:
+        if role != Role.owner:
+            user = make_user(name=role.value)
+            add_member(project, user, role.value)
+            callers[role.value] = sign_in(user)
+    token, inv = project_service.create_invitation(db, actor=owner, actor_role="owner", project=project, role="viewer")
+    _, api_tok = auth_service.create_api_token(db, user=owner, name="walk")
+    probe = request_probe(db, actor=admin)
+    db.info.pop("after_commit", None)  # nothing to send: no worker in this test
+    db.commit()
+    params = {"project_id": str(project.id), "user_id": str(target.id), "invitation_id": str(inv.id),
+              "token": token, "token_id": str(api_tok.id), "probe_id": str(probe.id)}  # fmt: skip
+    return World(params=params, callers=callers)
+
+
+def _url(path: str, params: dict[str, str]) -> str:
+    def sub(m: re.Match) -> str:
+        name = m.group(1)
+        assert name in params, f"the walk needs a value for path parameter {name!r}: add it to the world fixture"
+        return params[name]
+
+    return re.sub(r"\{(\w+)(?::\w+)?\}", sub, path)
+
+
+def _expected(identity: str, method: str, path: str, guard: Guard) -> str:
+    if (method, path) in PUBLIC and not (guard.access or guard.admin or guard.user):
+        return "allowed"
+    if identity == "anonymous":
+        return "signin"
+    if guard.admin:
+        return "forbidden"  # no project role is an instance admin
+    if guard.access is None:
+        # account-scoped: another account's object (a token) does not exist for you
+        return "allowed" if identity == "owner" or "{" not in path else "allowed|notfound"
+    if identity == "outsider":
+        return "notfound"
+    return "allowed" if can(identity, guard.access.action) else "forbidden"
+
+
+def _outcome(status: int, location: str, path: str) -> str:
+    if status >= 500:
+        return f"server error {status}"
+    if status == 401 or (status == 303 and location.startswith("/login?next=") and not path.startswith("/api/")):
+        return "signin"
+    if status == 404:
+        return "notfound"
+    if status == 403:
+        return "forbidden"
+    return "allowed"
+
+
+@pytest.mark.parametrize(("method", "path", "guard"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
+def test_route_walk(method, path, guard, world, connection, app):
+    from fastapi.testclient import TestClient
+
+    url = _url(path, world.params)
+    failures = []
+    for identity in IDENTITIES:
+        nested = connection.begin_nested()  # whatever the call changes is undone before the next caller
+        try:
+            if identity == "anonymous":
+                with TestClient(app, follow_redirects=False) as anon:
+                    anon.cookies.set(CSRF_COOKIE, "walk")  # a signed-out browser's double-submit token
+                    resp = anon.request(method, url, json={} if path.startswith("/api/") else None,
+                                        headers={"X-CSRF-Token": "walk"})
+            else:
+                caller = world.callers[identity]
+                kw = {"json": {}} if path.startswith("/api/") else {"data": {}}
+                resp = caller.request(method, url, **kw)
+        finally:
+            nested.rollback()
+        got = _outcome(resp.status_code, resp.headers.get("location", ""), path)
+        want = _expected(identity, method, path, guard)
+        if path.startswith("/api/") and identity == "anonymous" and want == "signin":
+            assert resp.status_code == 401, (identity, resp.status_code)
+        if got not in want.split("|"):
+            failures.append(f"{identity}: expected {want}, got {got} ({resp.status_code} {resp.text[:120]!r})")
+    assert not failures, f"{method} {path}\n" + "\n".join(failures)
