@@ -91,6 +91,7 @@ def error_response(request: Request, status: int, detail: str, extra: dict | Non
         return RedirectResponse(f"/login?next={nxt}", status_code=303)
     from app.web import render  # late import: templating needs settings
 
+    _identify(request)
     if is_htmx(request):
         # htmx ignores 4xx swaps by default; tell it to show the fragment in the flash area.
         resp = render(request, "_error.html", {"status": status, "detail": detail}, status_code=status)
@@ -98,6 +99,22 @@ def error_response(request: Request, status: int, detail: str, extra: dict | Non
         resp.headers["HX-Reswap"] = "innerHTML"
         return resp
     return render(request, "error.html", {"status": status, "detail": detail}, status_code=status)
+
+
+def _identify(request: Request) -> None:
+    """Errors raised before any route ran (an unknown URL) still show who is signed in."""
+    if hasattr(request.state, "principal"):
+        return
+    from app.auth.service import session_for_token
+    from app.deps import SESSION_COOKIE, Principal
+
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return
+    with request.app.state.sessionmaker() as db:
+        sess = session_for_token(db, token=cookie)
+        request.state.principal = Principal(user=sess.user, session=sess) if sess else None
+        db.rollback()
 
 
 def install_error_handlers(app: FastAPI) -> None:

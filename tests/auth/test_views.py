@@ -92,3 +92,9 @@ def test_tokens_page_shows_a_new_token_once(sign_in, make_user):
     again = b.get("/account")
     assert "render farm" in again.text and token not in again.text
     assert b.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_unknown_page_still_shows_who_is_signed_in(sign_in, make_user):
+    b = sign_in(make_user(name="Nadia"))
+    r = b.get("/no-such-page")
+    assert r.status_code == 404 and "Nadia" in r.text and "Nothing here" in r.text
