@@ -46,7 +46,7 @@ $(NPM_STAMP): package-lock.json package.json scripts/vendor.mjs $(if $(NPM_MISSI
 up: install
 	$(VENV)/bin/slate up
 
-test: install browser
+test: install browser services
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 browser:
