@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -85,7 +84,18 @@ class Settings(BaseSettings):
         return key
 
 
-@lru_cache
+_current: Settings | None = None
+
+
 def get_settings() -> Settings:
-    """The process-wide settings (tests clear the cache to change them)."""
-    return Settings()
+    """The process-wide settings: read from the environment once, or those the app was built with."""
+    global _current
+    if _current is None:
+        _current = Settings()
+    return _current
+
+
+def use_settings(settings: Settings | None) -> None:
+    """Make `settings` the process-wide settings (`create_app` does this); None re-reads the environment."""
+    global _current
+    _current = settings

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from app import models  # noqa: F401  (every mapper configured before the first query)
 from app.auth import api as auth_api
 from app.auth import views as auth_views
-from app.config import Settings, get_settings
+from app.config import Settings, get_settings, use_settings
 from app.db import engine_for, session_factory
 from app.deps import csrf_protect
 from app.errors import install_error_handlers
@@ -54,6 +54,7 @@ class SecurityHeaders:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web app for `settings` (default: the process settings)."""
     settings = settings or get_settings()
+    use_settings(settings)  # services read the same settings the app was built with
     settings.resolved_secret_key()  # refuses a missing secret in production, before serving anything
 
     @asynccontextmanager

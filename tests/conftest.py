@@ -35,7 +35,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from app import models  # noqa: E402, F401
 from app.auth import service as auth_service  # noqa: E402
 from app.auth.models import User  # noqa: E402
-from app.config import Settings, get_settings  # noqa: E402
+from app.config import Settings, get_settings, use_settings  # noqa: E402
 from app.deps import SESSION_COOKIE  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
@@ -59,7 +59,7 @@ def recreate_database(name: str) -> str:
 @pytest.fixture(scope="session")
 def pg_engine() -> Iterator[sa.Engine]:
     """The test database, freshly migrated with Alembic (the migrations are under test too)."""
-    get_settings.cache_clear()
+    use_settings(None)
     url = recreate_database("slate_test")
     upgrade(url)
     engine = sa.create_engine(url)
@@ -88,7 +88,7 @@ def db(connection: sa.Connection) -> Iterator[Session]:
 
 @pytest.fixture
 def settings() -> Settings:
-    get_settings.cache_clear()
+    use_settings(None)
     return get_settings()
 
 
