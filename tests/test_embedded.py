@@ -72,7 +72,7 @@ def test_slate_up_serves_the_demo_from_a_fresh_folder(tmp_path):
         started = time.monotonic()
         wait_until(lambda: httpx.get(f"{base}/healthz").status_code == 200, 90, "slate up to serve", proc)
         with httpx.Client(base_url=base) as api:
-            assert "first account" in api.get("/signup").text
+            assert "own the demo project" in api.get("/signup").text
             h, _ = _flow(api)
             names = [p["name"] for p in api.get("/api/v1/projects", headers=h).json()]
             assert "The Lighthouse Keeper" in names  # the seeded demo now belongs to the first account

@@ -13,7 +13,7 @@ from app.config import get_settings
 from app.db import commit
 from app.deps import DB, SESSION_COOKIE, CurrentUser, OptionalPrincipal, client_key
 from app.errors import DomainError, Unauthenticated
-from app.projects.service import invitation_for_token
+from app.projects.service import invitation_for_token, unclaimed_demo
 from app.system.service import signup_mode
 from app.web import redirect, render, safe_next
 
@@ -56,7 +56,9 @@ def login(
 def signup_page(request: Request, db: DB, principal: OptionalPrincipal, invite: str | None = None):
     if principal is not None:
         return redirect(f"/invite/{invite}" if invite else "/projects")
-    ctx = {"invite": invite or "", "mode": signup_mode(db), "first": service.user_count(db) == 0, "values": {}}
+    first = service.user_count(db) == 0
+    ctx = {"invite": invite or "", "mode": signup_mode(db), "first": first, "values": {},
+           "demo": first and unclaimed_demo(db)}  # fmt: skip
     if invite:
         try:
             ctx["invitation"] = invitation_for_token(db, token=invite)

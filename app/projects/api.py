@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.activity.service import list_events
-from app.config import get_settings
 from app.deps import DB, CurrentUser, ProjectAccess, access
 from app.errors import Forbidden
 from app.permissions import Action
@@ -44,13 +43,13 @@ def _member(m: Membership) -> MemberRead:
                       joined_at=m.created_at)  # fmt: skip
 
 
-def invitation_url(token: str) -> str:
-    return f"{get_settings().base_url.rstrip('/')}/invite/{token}"
+def invitation_url(request: Request, token: str) -> str:
+    return f"{str(request.base_url).rstrip('/')}/invite/{token}"
 
 
-def _invitation(inv: Invitation, token: str | None = None) -> InvitationRead:
+def _invitation(inv: Invitation, url: str | None = None) -> InvitationRead:
     out = InvitationRead.model_validate(inv)
-    out.url = invitation_url(token) if token else None
+    out.url = url
     return out
 
 
@@ -123,10 +122,10 @@ def list_invitations(db: DB, ctx: MembersManage):
 
 
 @router.post("/projects/{project_id}/invitations", status_code=201, response_model=InvitationRead)
-def create_invitation(body: InvitationCreate, db: DB, ctx: MembersManage):
+def create_invitation(body: InvitationCreate, request: Request, db: DB, ctx: MembersManage):
     token, inv = service.create_invitation(db, actor=ctx.user, actor_role=ctx.role, project=ctx.project,
                                            role=body.role, email=body.email, days=body.days)  # fmt: skip
-    return _invitation(inv, token)
+    return _invitation(inv, invitation_url(request, token))
 
 
 @router.delete("/projects/{project_id}/invitations/{invitation_id}", status_code=204)

@@ -334,6 +334,11 @@ def seed_demo(db: Session, *, owner: User | None = None) -> Project | None:
     return project
 
 
+def unclaimed_demo(db: Session) -> bool:
+    """Whether a seeded demo project waits for its first owner."""
+    return db.scalar(select(Project.id).where(Project.is_demo.is_(True), ~Project.memberships.any())) is not None
+
+
 def claim_orphan_projects(db: Session, *, owner: User) -> list[Project]:
     """Give projects that nobody belongs to (the seeded demo) to `owner`."""
     orphans = list(db.scalars(select(Project).where(~Project.memberships.any())))

@@ -11,6 +11,7 @@ from app.deps import DB, CurrentUser, OptionalPrincipal, ProjectAccess, access
 from app.errors import DomainError, Forbidden, Invalid
 from app.permissions import Action
 from app.projects import service
+from app.projects.api import invitation_url
 from app.web import redirect, render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -151,7 +152,6 @@ def _members_ctx(request: Request, db: DB, ctx: ProjectAccess, **extra) -> dict:
         "members": service.list_members(db, project=ctx.project),
         "invitations": service.pending_invitations(db, project=ctx.project) if manage else [],
         "grantable": service.grantable_roles(ctx.role),
-        "base": str(request.base_url).rstrip("/"),
         **extra,
     }
 
@@ -202,7 +202,7 @@ def create_invitation(
     token, inv = service.create_invitation(db, actor=ctx.user, actor_role=ctx.role, project=ctx.project, role=role,
                                            email=email.strip() or None,
                                            days=int(days) if days.strip().isdigit() else None)  # fmt: skip
-    link = f"{str(request.base_url).rstrip('/')}/invite/{token}"
+    link = invitation_url(request, token)
     return render(request, "projects/members.html", _members_ctx(request, db, ctx, new_link=link, new_role=inv.role),
                   201)  # fmt: skip
 
