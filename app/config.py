@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     login_window_s: int = 900
     min_password_length: int = 10
 
+    upload_max_bytes: int = 25 * 1024 * 1024
+    image_max_pixels: int = 40_000_000
+    lora_max_bytes: int = 1024 * 1024 * 1024
+
     embedded_worker: bool | None = None  # None: on when the broker is memory://
     worker_polling_interval: float = 0.05
     visibility_timeout_s: int = 4 * 3600

@@ -106,3 +106,19 @@ def commit(db: Session) -> None:
 
 def discard_pending(db: Session) -> None:
     db.info.pop("after_commit", None)
+
+
+def undo_on_rollback(db: Session, undo: Dispatch) -> None:
+    """Run `undo` if this session's transaction rolls back (e.g. delete a file written for a row that never was)."""
+    db.info.setdefault("on_rollback", []).append(undo)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_undo(session: Session) -> None:
+    session.info.pop("on_rollback", None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _run_undo(session: Session) -> None:
+    for undo in session.info.pop("on_rollback", []):
+        undo()

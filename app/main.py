@@ -11,18 +11,44 @@ from fastapi.staticfiles import StaticFiles
 from app import models  # noqa: F401  (every mapper configured before the first query)
 from app.auth import api as auth_api
 from app.auth import views as auth_views
+from app.characters import api as characters_api
+from app.characters import views as characters_views
 from app.config import Settings, get_settings, use_settings
 from app.db import engine_for, session_factory
 from app.deps import csrf_protect
+from app.design import api as design_api
+from app.design import views as design_views
 from app.errors import install_error_handlers
+from app.media import views as media_views
 from app.projects import api as projects_api
 from app.projects import views as projects_views
+from app.screenplay import api as screenplay_api
+from app.screenplay import views as screenplay_views
+from app.storyboard import api as storyboard_api
+from app.storyboard import views as storyboard_views
 from app.system import api as system_api
 from app.system import views as system_views
 from app.web import ROOT
 
-API_ROUTERS = [auth_api.router, projects_api.router, system_api.router]
-PAGE_ROUTERS = [auth_views.router, projects_views.router, system_views.router]
+API_ROUTERS = [
+    auth_api.router,
+    projects_api.router,
+    characters_api.router,
+    design_api.router,
+    storyboard_api.router,
+    screenplay_api.router,
+    system_api.router,
+]
+PAGE_ROUTERS = [
+    auth_views.router,
+    projects_views.router,
+    characters_views.router,
+    design_views.router,
+    storyboard_views.router,
+    screenplay_views.router,
+    media_views.router,
+    system_views.router,
+]
 EMBEDDED_QUEUES = ["default", "media"]
 
 

@@ -90,10 +90,42 @@ def world(db, sign_in, make_user, make_project, add_member):
     _, api_tok = auth_service.create_api_token(db, user=owner, name="walk")
     probe = request_probe(db, actor=admin)
     db.info.pop("after_commit", None)  # nothing to send: no worker in this test
-    db.commit()
     params = {"project_id": str(project.id), "user_id": str(target.id), "invitation_id": str(inv.id),
               "token": token, "token_id": str(api_tok.id), "probe_id": str(probe.id)}  # fmt: skip
+    params.update(_writers_room(db, project, owner))
+    db.commit()
     return World(params=params, callers=callers)
+
+
+def _writers_room(db, project, owner) -> dict[str, str]:
+    """One of every writers'-room object, made with the models so the walk depends on no service."""
+    from app.characters.models import Character, CharacterVersion, Look, ReferenceImage
+    from app.design.models import Location, StylePreset
+    from app.media.service import store_image
+    from app.storyboard.models import Scene, Shot, ShotCharacter
+    from tests.images import png_bytes
+
+    asset = store_image(db, project_id=project.id, data=png_bytes(64, 48), filename="ref.png", actor=owner)
+    character = Character(project_id=project.id, name="Mara", name_key="mara", prompt_fragment="an old keeper")
+    db.add(character)
+    db.flush()
+    look = Look(project_id=project.id, character_id=character.id, name="Storm gear")
+    location = Location(project_id=project.id, name="Lighthouse", name_key="lighthouse")
+    style = StylePreset(project_id=project.id, name="Vision3 500T", is_default=True)
+    scene = Scene(project_id=project.id, number="1", heading="EXT. LIGHTHOUSE - NIGHT", position=0)
+    db.add_all([look, location, style, scene])
+    db.flush()
+    reference = ReferenceImage(project_id=project.id, asset_id=asset.id, character_id=character.id)
+    version = CharacterVersion(project_id=project.id, character_id=character.id, number=1, data={})
+    shot = Shot(project_id=project.id, scene_id=scene.id, code="1A", action="Waves.", location_id=location.id)
+    db.add_all([reference, version, shot])
+    db.flush()
+    db.add(ShotCharacter(shot_id=shot.id, character_id=character.id, character_version=1, look_id=look.id,
+                         look_version=1))  # fmt: skip
+    db.flush()
+    return {"asset_id": str(asset.id), "character_id": str(character.id), "look_id": str(look.id),
+            "reference_id": str(reference.id), "version_id": str(version.id), "location_id": str(location.id),
+            "style_id": str(style.id), "scene_id": str(scene.id), "shot_id": str(shot.id)}  # fmt: skip
 
 
 def _url(path: str, params: dict[str, str]) -> str:

@@ -1,0 +1,7 @@
+"""JSON API of the characters domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1", tags=["characters"])

@@ -1,0 +1,7 @@
+"""JSON API of the screenplay domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1", tags=["screenplay"])
