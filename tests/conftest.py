@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 _DATA = Path(tempfile.mkdtemp(prefix="slate-test-"))
 PG_SERVER = os.environ.get("SLATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-PG_URL = f"{PG_SERVER}/slate_test"
+# Each test run gets databases of its own (suffix: the process id), so runs side by side never collide.
+DB_SUFFIX = f"_{os.getpid()}"
+PG_URL = f"{PG_SERVER}/slate_test{DB_SUFFIX}"
+_created: list[str] = []
 os.environ.update(
     SLATE_ENV="test",
     SLATE_DATA_DIR=str(_DATA),
@@ -46,14 +49,31 @@ PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
 
 
-def recreate_database(name: str) -> str:
-    """Drop and create database `name` on the test server; returns its URL."""
+def _admin(sql: str) -> None:
     admin = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(sql))
     admin.dispose()
+
+
+def recreate_database(name: str) -> str:
+    """Drop and create this run's database `name` on the test server (dropped again at the end); returns its URL."""
+    name = f"{name}{DB_SUFFIX}"
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{name}"')
+    if name not in _created:
+        _created.append(name)
     return f"{PG_SERVER}/{name}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_run_databases():
+    yield
+    from app.db import engine_for
+
+    engine_for.cache_clear()
+    for name in _created:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
