@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import models  # noqa: F401  (every mapper configured before the first query)
+from app.activity import views as activity_views
 from app.auth import api as auth_api
 from app.auth import views as auth_views
 from app.characters import api as characters_api
@@ -47,6 +48,7 @@ PAGE_ROUTERS = [
     storyboard_views.router,
     screenplay_views.router,
     media_views.router,
+    activity_views.router,
     system_views.router,
 ]
 EMBEDDED_QUEUES = ["default", "media"]

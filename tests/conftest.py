@@ -106,6 +106,12 @@ def db(connection: sa.Connection) -> Iterator[Session]:
     session.close()
 
 
+@pytest.fixture(autouse=True)
+def _env_settings() -> None:
+    """Every test starts from the environment's settings (an app built with other settings replaces them)."""
+    use_settings(None)
+
+
 @pytest.fixture
 def settings() -> Settings:
     use_settings(None)

@@ -54,3 +54,27 @@ def stop(proc: subprocess.Popen, timeout: float = 20) -> str:
             proc.kill()
             proc.wait(5)
     return proc.stdout.read() if proc.stdout else ""
+
+
+class LiveServer:
+    """Serve an ASGI app with uvicorn in a daemon thread on a free port (`with LiveServer(app) as base_url:`)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> str:
+        import threading
+
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, name="slate-live", daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.server.started, 15, "the live server to start")
+        return self.url
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

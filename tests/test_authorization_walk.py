@@ -54,7 +54,8 @@ def all_routes() -> list[tuple[str, str, Guard]]:
         for route in router.routes:
             assert isinstance(route, APIRoute), route
             for method in sorted(route.methods - {"HEAD"}):
-                out.append((method, route.path, _guard(route.dependant)))
+                path = route.path + ("?once=1" if getattr(route.endpoint, "streams", False) else "")
+                out.append((method, path, _guard(route.dependant)))
     return out
 
 

@@ -27,3 +27,7 @@ class ActivityEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     actor: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def actor_name(self) -> str | None:
+        return self.actor.display_name if self.actor else None

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.activity.models import ActivityEvent
 from app.auth.models import User
+from app.events import publish_after_commit
 
 
 def record(
@@ -34,6 +35,10 @@ def record(
     )
     db.add(event)
     db.flush()
+    publish_after_commit(db, project_id, "activity", {
+        "id": event.id, "verb": verb, "summary": event.summary, "actor_name": actor.display_name if actor else None,
+        "at": event.at.isoformat(),
+    })  # fmt: skip
     return event
 
 
