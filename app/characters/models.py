@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -30,7 +30,7 @@ class Character(Base):
     traits: Mapped[dict[str, Any]] = mapped_column(default=dict)  # age, build, face, hair, wardrobe, voice, ...
     prompt_fragment: Mapped[str] = mapped_column(Text, default="")
     negative_fragment: Mapped[str] = mapped_column(Text, default="")
-    seed: Mapped[int | None]
+    seed: Mapped[int | None] = mapped_column(BigInteger)  # 0 .. 2**32 - 1
     lora_asset_id: Mapped[int | None] = mapped_column(ForeignKey("media_assets.id", ondelete="SET NULL"))
     lora_path: Mapped[str | None] = mapped_column(String(500))  # a path on the workers instead of an upload
     lora_weight: Mapped[float] = mapped_column(Float, default=1.0)

@@ -114,12 +114,13 @@ def resolve_cast(db: Session, *, entries: list[Any]) -> list[CastPart]:
         cdata = csnap.data if csnap else character_data(e.character)
         lsnap = snaps.get((e.character_id, e.look_id, e.look_version)) if e.look_id else None
         ldata = (lsnap.data if lsnap else look_data(e.look)) if e.look_id and e.look is not None else None
-        parts.append(
+        ldata = ldata or {}
+        parts.append(  # .get: a snapshot written by an older Slate may lack a field
             CastPart(
-                name=cdata["name"], fragment=cdata["prompt_fragment"], negative=cdata["negative_fragment"],
-                look_name=ldata["name"] if ldata else "", look_fragment=ldata["prompt_fragment"] if ldata else "",
-                look_negative=ldata["negative_fragment"] if ldata else "", version=e.character_version,
-                locked=csnap is not None and (ldata is None or lsnap is not None),
+                name=cdata.get("name") or e.character.name, fragment=cdata.get("prompt_fragment", ""),
+                negative=cdata.get("negative_fragment", ""), look_name=ldata.get("name", ""),
+                look_fragment=ldata.get("prompt_fragment", ""), look_negative=ldata.get("negative_fragment", ""),
+                version=e.character_version, locked=csnap is not None and (not ldata or lsnap is not None),
             )  # fmt: skip
         )
     return parts
