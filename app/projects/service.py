@@ -331,6 +331,11 @@ def seed_demo(db: Session, *, owner: User | None = None) -> Project | None:
     if owner is not None:
         db.add(Membership(project_id=project.id, user_id=owner.id, role=Role.owner))
         db.flush()
+    from app.projects.demo import fill_demo, lock_demo_cast
+
+    fill_demo(db, project=project, actor=owner)
+    if owner is not None:
+        lock_demo_cast(db, project=project, actor=owner)
     return project
 
 
@@ -341,10 +346,14 @@ def unclaimed_demo(db: Session) -> bool:
 
 def claim_orphan_projects(db: Session, *, owner: User) -> list[Project]:
     """Give projects that nobody belongs to (the seeded demo) to `owner`."""
+    from app.projects.demo import lock_demo_cast
+
     orphans = list(db.scalars(select(Project).where(~Project.memberships.any())))
     for project in orphans:
         db.add(Membership(project_id=project.id, user_id=owner.id, role=Role.owner))
         record(db, project_id=project.id, actor=owner, verb="member.joined", object_type="user",
                object_id=owner.id, summary="became the owner")  # fmt: skip
+        if project.is_demo:
+            lock_demo_cast(db, project=project, actor=owner)
     db.flush()
     return orphans

@@ -144,3 +144,30 @@ def test_demo_is_seeded_once_and_claimed_by_the_first_account(db):
     assert service.seed_demo(db) is None
     first = create_user(db, email="first@example.com", password="correct horse battery", display_name="First")
     assert service.get_membership(db, project_id=demo.id, user_id=first.id).role == "owner"
+
+
+def test_demo_has_a_storyboard_ready_to_block(db):
+    from sqlalchemy import select
+
+    from app.auth.service import create_user
+    from app.characters.models import Character, CharacterVersion
+    from app.design.models import Location, StylePreset
+    from app.storyboard.camera import Camera
+    from app.storyboard.models import Scene, Shot
+
+    demo = service.seed_demo(db)
+    scenes = list(db.scalars(select(Scene).where(Scene.project_id == demo.id).order_by(Scene.position)))
+    shots = list(db.scalars(select(Shot).where(Shot.project_id == demo.id)))
+    assert [s.heading for s in scenes][:2] == ["EXT. SKERRY ISLAND - LIGHTHOUSE - NIGHT", "INT. LIGHTHOUSE - LAMP ROOM - NIGHT"]
+    assert len(scenes) == 6 and len(shots) >= 10
+    assert all(Camera.parse(s.camera) and s.location_id for s in shots)
+    cast = {c.name: c for c in db.scalars(select(Character).where(Character.project_id == demo.id))}
+    assert set(cast) == {"ELIAS", "WREN"} and all(c.prompt_fragment for c in cast.values())
+    assert {lk.name for lk in cast["WREN"].looks} == {"Yellow raincoat", "Grey blanket"}
+    assert db.scalar(select(StylePreset).where(StylePreset.project_id == demo.id, StylePreset.is_default.is_(True)))
+    assert len(list(db.scalars(select(Location).where(Location.project_id == demo.id)))) == 5
+    assert not any(c.locked for c in cast.values())
+    first = create_user(db, email="first@example.com", password="correct horse battery", display_name="First")
+    assert all(c.locked for c in cast.values())  # the first owner locks the cast: generation can start
+    versions = db.scalars(select(CharacterVersion).where(CharacterVersion.project_id == demo.id)).all()
+    assert len(versions) == 5 and all(v.locked_by_id == first.id for v in versions)
