@@ -14,8 +14,10 @@ from app.config import get_settings
 cli = typer.Typer(help="Slate: a collaborative AI film studio.", no_args_is_help=True, add_completion=False)
 db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
 user_cli = typer.Typer(help="Accounts.", no_args_is_help=True)
+models_cli = typer.Typer(help="Generation models.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(user_cli, name="user")
+cli.add_typer(models_cli, name="models")
 
 
 @contextmanager
@@ -180,6 +182,28 @@ def demo(owner: str = typer.Option(None, help="e-mail of the account that will o
         project = seed_demo(db, owner=user)
         commit(db)
         typer.echo(f"demo project {'created' if project else 'already exists'}")
+
+
+@models_cli.command("make-tiny")
+def models_make_tiny(
+    kinds: list[str] = typer.Argument(None, help="ltx and/or wan (default: both)"),
+    out: str = typer.Option(None, help="folder for the model folders (default: <data dir>/models)"),
+    seed: int = typer.Option(0, help="weights seed: the same seed gives the same folder"),
+) -> None:
+    """Build tiny random-weight LTX and Wan folders offline, for tests and demos."""
+    from workers.engines.tiny import main as make_tiny
+
+    argv = list(kinds or []) + ["--out", out or str(get_settings().data_dir / "models"), "--seed", str(seed)]
+    raise typer.Exit(make_tiny(argv) or 0)
+
+
+@models_cli.command("list")
+def models_list() -> None:
+    """The models this installation knows (workers/models.toml and SLATE_MODELS_FILE)."""
+    from workers.engines.registry import get_registry
+
+    for model in get_registry():
+        typer.echo(f"{model.id:12} {model.engine:9} {model.folder or '-'}")
 
 
 def main() -> None:
