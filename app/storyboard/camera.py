@@ -252,6 +252,51 @@ class Lighting:
         return ", ".join(parts)
 
 
+LABELS = {"arc_180": "180° arc", "high_key": "high-key", "low_key": "low-key", "dolly_zoom": "dolly zoom"}
+
+
 def label(value: str) -> str:
     """`dolly_in` -> `dolly in` for display."""
-    return value.replace("_", " ")
+    return LABELS.get(value, value.replace("_", " "))
+
+
+SPEED_PHRASES = {Speed.slow: "slowly", Speed.medium: "at a medium pace", Speed.fast: "fast"}
+FRAMING_LABELS: dict[Framing, str] = {f: FRAMING_PHRASES[f] for f in Framing}
+# A focal length that suits each framing (coverage setups start from these).
+FRAMING_LENS: dict[Framing, int] = {
+    Framing.EWS: 18, Framing.WS: 24, Framing.MS: 40, Framing.MCU: 50,
+    Framing.CU: 85, Framing.ECU: 100, Framing.OTS: 50, Framing.POV: 35,
+}  # fmt: skip
+COMMON_LENSES = (14, 18, 24, 28, 35, 40, 50, 65, 85, 100, 135, 200)
+
+
+def vocabulary() -> dict[str, Any]:
+    """The whole camera and lighting vocabulary, for clients and the shot editor's selectors."""
+
+    def entries(enum: type[StrEnum], phrases: dict | None = None) -> list[dict[str, str]]:
+        return [{"value": e.value, "label": label(e.value), **({"phrase": phrases[e]} if phrases else {})}
+                for e in enum]
+
+    return {
+        "moves": entries(Move, MOVE_PHRASES),
+        "speeds": entries(Speed, SPEED_PHRASES),
+        "framings": [{"value": f.value, "label": f.value, "phrase": FRAMING_PHRASES[f], "lens_mm": FRAMING_LENS[f]}
+                     for f in Framing],  # fmt: skip
+        "angles": entries(Angle, ANGLE_PHRASES),
+        "lens_mm": {"min": LENS_MIN, "max": LENS_MAX, "common": list(COMMON_LENSES)},
+        "lighting": {
+            "keys": entries(LightKey, KEY_PHRASES),
+            "times_of_day": entries(TimeOfDay),
+            "colors": entries(LightColour, COLOUR_PHRASES),
+            "mood_max": MOOD_MAX,
+        },
+    }
+
+
+def badge(camera: dict[str, Any] | None) -> str:
+    """A card's short camera note: `CU · dolly in · 85mm` (stored data, no validation)."""
+    camera = camera or {}
+    parts = [camera.get("framing") or "", label(camera.get("move") or "static")]
+    if camera.get("lens_mm"):
+        parts.append(f"{camera['lens_mm']}mm")
+    return " · ".join(p for p in parts if p)

@@ -104,6 +104,5 @@ def compile_prompt(
         add(parts, "camera", camera.phrase())
     add(parts, "style", style_fragment)
     add(negs, "style", style_negative)
-    prompt_text = ". ".join(p.text for p in parts)
-    return Compiled(prompt=prompt_text + ("." if prompt_text else ""), negative=_dedupe_terms(negs), parts=parts,
-                    negative_parts=negs)  # fmt: skip
+    prompt_text = " ".join(p.text if p.text.endswith(("!", "?")) else f"{p.text}." for p in parts)
+    return Compiled(prompt=prompt_text, negative=_dedupe_terms(negs), parts=parts, negative_parts=negs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.characters.models import Character, Look
@@ -53,7 +53,7 @@ class Shot(Base):
     width: Mapped[int | None]
     height: Mapped[int | None]
     model: Mapped[str | None] = mapped_column(String(64))  # None: the project's default model
-    seed: Mapped[int | None]
+    seed: Mapped[int | None] = mapped_column(BigInteger)  # 0 .. 2**32 - 1
     status: Mapped[str] = mapped_column(String(20), default="draft")  # draft ready generating in_review approved
     coverage_group: Mapped[int | None]  # shots of one coverage set share the id of the shot it was made from
     coverage_label: Mapped[str] = mapped_column(String(40), default="")

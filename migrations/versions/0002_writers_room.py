@@ -2,7 +2,7 @@
 
 Revision ID: 0002_writers_room
 Revises: 0001_foundation
-Create Date: 2026-11-26 08:33:09.951437
+Create Date: 2026-11-26 08:53:01.052311
 """
 
 from collections.abc import Sequence
@@ -97,7 +97,7 @@ def upgrade() -> None:
     sa.Column('traits', sa.JSON(), nullable=False),
     sa.Column('prompt_fragment', sa.Text(), nullable=False),
     sa.Column('negative_fragment', sa.Text(), nullable=False),
-    sa.Column('seed', sa.Integer(), nullable=True),
+    sa.Column('seed', sa.BigInteger(), nullable=True),
     sa.Column('lora_asset_id', sa.Integer(), nullable=True),
     sa.Column('lora_path', sa.String(length=500), nullable=True),
     sa.Column('lora_weight', sa.Float(), nullable=False),
@@ -132,7 +132,7 @@ def upgrade() -> None:
     sa.Column('width', sa.Integer(), nullable=True),
     sa.Column('height', sa.Integer(), nullable=True),
     sa.Column('model', sa.String(length=64), nullable=True),
-    sa.Column('seed', sa.Integer(), nullable=True),
+    sa.Column('seed', sa.BigInteger(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('coverage_group', sa.Integer(), nullable=True),
     sa.Column('coverage_label', sa.String(length=40), nullable=False),
