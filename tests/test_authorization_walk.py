@@ -101,6 +101,7 @@ def world(db, sign_in, make_user, make_project, add_member):
 def _writers_room(db, project, owner) -> dict[str, str]:
     """One of every writers'-room object, made with the models so the walk depends on no service."""
     from app.characters.models import Character, CharacterVersion, Look, ReferenceImage
+    from app.characters.versions import character_data
     from app.design.models import Location, StylePreset
     from app.media.service import store_image
     from app.storyboard.models import Scene, Shot, ShotCharacter
@@ -117,7 +118,8 @@ def _writers_room(db, project, owner) -> dict[str, str]:
     db.add_all([look, location, style, scene])
     db.flush()
     reference = ReferenceImage(project_id=project.id, asset_id=asset.id, character_id=character.id)
-    version = CharacterVersion(project_id=project.id, character_id=character.id, number=1, data={})
+    version = CharacterVersion(project_id=project.id, character_id=character.id, number=1,
+                               data=character_data(character))  # fmt: skip
     shot = Shot(project_id=project.id, scene_id=scene.id, code="1A", action="Waves.", location_id=location.id)
     db.add_all([reference, version, shot])
     db.flush()
