@@ -867,8 +867,13 @@ def _details(db: Session, items: list[tuple[Any, list[Any], Location | None, Sty
         raise Conflict(f"a locked character version in this shot is incomplete (no {exc.args[0]!r}); "
                        "lock the character again") from None
     latest = latest_locked(db, character_ids=sorted({e.character_id for e in entries}))
+    fallback: dict[int, StylePreset | None] = {}  # a shot without a style has the project's default look
     out = []
     for shot, cast, location, style in items:
+        if style is None and getattr(shot, "project_id", None) is not None:
+            if shot.project_id not in fallback:
+                fallback[shot.project_id] = default_style(db, project_id=shot.project_id)
+            style = fallback[shot.project_id]
         cast_parts = [next(parts) for _ in cast]
         statuses = [
             CastStatus(character_id=e.character_id, name=e.character.name, look_id=e.look_id,
@@ -898,7 +903,7 @@ def preview(db: Session, *, shot: Shot, changes: dict[str, Any]) -> ShotDetail:
     clean = _clean_shot(db, project=project, values=changes, shot=shot)
     v = clean.values
     draft = SimpleNamespace(**{k: v.get(k, getattr(shot, k)) for k in ("prompt", "action", "negative_prompt",
-                                                                        "camera", "lighting")})  # fmt: skip
+                                                                        "camera", "lighting", "project_id")})  # fmt: skip
     if clean.cast is None:
         cast: list[Any] = list(shot.cast)
     else:

@@ -486,3 +486,15 @@ def test_storyboard_filters_and_thumbnails(db, owner, project, scene):
     assert [s.id for _, shots in ready.scenes for s in shots] == [b.id]
     with pytest.raises(Invalid):
         service.storyboard(db, project=project, status="lost")
+
+
+def test_a_shot_without_a_style_has_the_projects_default_look(db, make_user, make_project):
+    owner = make_user()
+    project = make_project(owner)
+    scene = service.create_scene(db, actor=owner, project=project, heading="EXT. PIER - DAY")
+    shot = service.create_shot(db, actor=owner, scene=scene, values={"action": "Gulls."})
+    assert shot.style_id is None  # no style existed when it was written
+    assert "grain" not in service.compiled_prompt(db, shot=shot).prompt
+    f.style(db, project, "Vision3", fragment="35mm film grain")
+    compiled = service.compiled_prompt(db, shot=shot)
+    assert "35mm film grain" in compiled.prompt and [p.source for p in compiled.parts][-1] == "style"
