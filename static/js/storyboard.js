@@ -21,7 +21,17 @@
       if (old._sortable) old._sortable.destroy();
       old.replaceWith(document.importNode(fresh, true));
     });
+    refreshCounts();
     init(document);
+  }
+
+  function refreshCounts() {      // the "N shots" of each scene header follows the cards
+    document.querySelectorAll("section.scene").forEach(function (scene) {
+      var label = scene.querySelector(".scene-count");
+      if (!label) return;
+      var n = scene.querySelectorAll(".shot-list .shot-card").length;
+      label.textContent = n + (n === 1 ? " shot" : " shots");
+    });
   }
 
   function reloadLists() {        // after a refused move: show the order the server has
