@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from celery import Celery
+from kombu import pools
 from sqlalchemy.orm import Session
 
 from app.config import Settings, get_settings
 from app.db import commit, discard_pending, engine_for, session_factory
 
-TASK_MODULES = ["app.system.tasks"]
+TASK_MODULES = ["app.system.tasks", "app.generation.tasks", "workers.reconcile"]
 
 celery = Celery("slate")
 
@@ -56,8 +57,9 @@ def configure(settings: Settings | None = None) -> Celery:
 
 def _drop_connections() -> None:
     """Forget pooled broker connections, so a changed broker URL takes effect."""
-    if celery._pool is not None:
-        celery._pool.force_close_all()
+    # kombu keeps its pools in process-wide registries: a pool closed but left registered would be
+    # handed out again for the same URL and fail every later send ("Acquire on closed pool").
+    pools.reset()
     celery._pool = None
     amqp = celery.__dict__.get("amqp")
     if amqp is not None:
