@@ -20,6 +20,8 @@ from app.deps import csrf_protect
 from app.design import api as design_api
 from app.design import views as design_views
 from app.errors import install_error_handlers
+from app.generation import api as generation_api
+from app.generation import views as generation_views
 from app.media import views as media_views
 from app.projects import api as projects_api
 from app.projects import views as projects_views
@@ -38,6 +40,7 @@ API_ROUTERS = [
     design_api.router,
     storyboard_api.router,
     screenplay_api.router,
+    generation_api.router,
     system_api.router,
 ]
 PAGE_ROUTERS = [
@@ -47,6 +50,7 @@ PAGE_ROUTERS = [
     design_views.router,
     storyboard_views.router,
     screenplay_views.router,
+    generation_views.router,
     media_views.router,
     activity_views.router,
     system_views.router,

@@ -6,6 +6,7 @@ from app.characters.models import Character, CharacterVersion, Look, ReferenceIm
 from app.media.models import MediaAsset
 from app.projects.models import Invitation, Membership, Project
 from app.design.models import Location, StylePreset
+from app.generation.models import GenerationJob, Take
 from app.storyboard.models import Scene, Shot, ShotCharacter
 from app.system.models import InstanceSetting, WorkerProbe
 
@@ -14,6 +15,7 @@ __all__ = [
     "ApiToken",
     "Character",
     "CharacterVersion",
+    "GenerationJob",
     "Location",
     "Look",
     "MediaAsset",
@@ -22,6 +24,7 @@ __all__ = [
     "Shot",
     "ShotCharacter",
     "StylePreset",
+    "Take",
     "InstanceSetting",
     "Invitation",
     "LoginFailure",

@@ -126,9 +126,31 @@ def _writers_room(db, project, owner) -> dict[str, str]:
     db.add(ShotCharacter(shot_id=shot.id, character_id=character.id, character_version=1, look_id=look.id,
                          look_version=1))  # fmt: skip
     db.flush()
-    return {"asset_id": str(asset.id), "character_id": str(character.id), "look_id": str(look.id),
+    job, take = _generation(db, project, shot)
+    return {"job_id": str(job.id), "take_id": str(take.id),
+            "asset_id": str(asset.id), "character_id": str(character.id), "look_id": str(look.id),
             "reference_id": str(reference.id), "version_id": str(version.id), "location_id": str(location.id),
             "style_id": str(style.id), "scene_id": str(scene.id), "shot_id": str(shot.id)}  # fmt: skip
+
+
+def _generation(db, project, shot):
+    """A queued job with one stored take (real files in the media store)."""
+    from app.generation.models import GenerationJob, Take
+    from app.media.store import get_store
+
+    store = get_store()
+    video, _ = store.put(b"\x00\x00\x00\x18ftypisom walk", "mp4")
+    image, _ = store.put(b"\xff\xd8\xff walk", "jpg")
+    job = GenerationJob(project_id=project.id, shot_id=shot.id, model="animatic", spec={}, spec_hash="walk", takes=2,
+                        seeds=[1, 2], task_id="walk-task")  # fmt: skip
+    db.add(job)
+    db.flush()
+    take = Take(project_id=project.id, shot_id=shot.id, job_id=job.id, index=0, number=1, seed=1, model="animatic",
+                spec_hash="walk", frames=9, fps=24.0, width=64, height=64, video_key=video, poster_key=image,
+                filmstrip_key=image)  # fmt: skip
+    db.add(take)
+    db.flush()
+    return job, take
 
 
 def _url(path: str, params: dict[str, str]) -> str:

@@ -1,0 +1,294 @@
+"""The render task: a worker renders the takes of one job with its warm engine, encodes and stores them.
+
+`slate.generation.render_job(job_id)` runs on queue `gen.<model id>` (acks late, re-queued when
+the worker is lost). It re-reads the job and claims it for its own message id, so a superseded
+or duplicated message never renders twice; it renders only the takes not stored yet (a job
+resumed after a worker died keeps its finished takes, and every take keeps the seed of its
+index), in one batch. While it runs, a heartbeat thread tells the reconciler the worker is alive;
+denoising steps write throttled progress (and live events) and poll for a cancel. Each take is
+encoded (H.264 MP4, poster, filmstrip, last frame), put in the media store and inserted once
+(unique per job and index). Out of memory: one more try with the engine's memory savings and
+smaller batches. Database or broker hiccups: Celery retries with backoff. Anything else fails
+the job with its message (`RenderTask.on_failure`).
+
+GPU workers load the models of the queues they consume when their process starts
+(`worker_process_init`), so the first job finds its model warm.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import kombu.exceptions
+import redis
+from celery import Task
+from celery.signals import worker_process_init
+from sqlalchemy.exc import OperationalError
+
+from app.db import utcnow
+from app.events import publish
+from app.generation import service
+from app.generation.service import Claim
+from workers.celery_app import celery, task_db
+from workers.engines.base import Canceled
+from workers.engines.loader import OutOfMemory
+from workers.engines.registry import get_model
+from workers.spec import RenderSpec
+
+log = logging.getLogger("slate.generation")
+
+TRANSIENT = (OperationalError, redis.ConnectionError, redis.TimeoutError, kombu.exceptions.OperationalError)
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return text if isinstance(exc, OutOfMemory) else f"{exc.__class__.__name__}: {text}"
+
+
+class RenderTask(Task):
+    """Fails the job with the error's text when a render ends in an error that is not retried."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        if not args:
+            return
+        with task_db() as db:
+            service.finish(db, job_id=int(args[0]), task_id=task_id, status="failed", error=_error_text(exc))
+
+
+class _Heartbeat:
+    """A thread that keeps the job's heartbeat fresh while the worker renders (killed with the worker)."""
+
+    def __init__(self, job_id: int, task_id: str, interval: float) -> None:
+        self.job_id, self.task_id, self.interval = job_id, task_id, max(interval, 0.05)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"slate-heartbeat-{job_id}", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with task_db() as db:
+                    service.heartbeat(db, job_id=self.job_id, task_id=self.task_id)
+            except OperationalError as exc:  # the database is away for a moment: the next beat tries again
+                log.warning("job %s: heartbeat failed: %s", self.job_id, exc)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+class _Render:
+    """One run of one job on this worker."""
+
+    def __init__(self, task: Task, job_id: int) -> None:
+        self.job_id = job_id
+        self.task_id = task.request.id
+        self.worker = task.request.hostname or socket.gethostname()
+        self.cfg = service.job_settings()
+        self.t0 = time.perf_counter()
+        self.first_step_at: float | None = None
+        self.last_write = 0.0
+        self.cancel_requested = False
+        self.superseded = False
+        self.claim: Claim | None = None
+        self.remaining: list[int] = []
+        self.notes: list[str] = []
+
+    # -- progress and cancel (called from the engine at every step) --
+
+    def on_step(self, step: int, total: int) -> None:
+        now = time.perf_counter()
+        if self.first_step_at is None:
+            self.first_step_at = now
+        if now - self.last_write < self.cfg.progress_interval_s and step < total:
+            return
+        self.last_write = now
+        c = self.claim
+        progress = (len(c.done) + step / max(total, 1) * len(self.remaining)) / c.takes
+        progress = min(progress, 0.99)
+        with task_db() as db:
+            self.cancel_requested, self.superseded = service.heartbeat(
+                db, job_id=self.job_id, task_id=self.task_id, progress=progress, step=step, total_steps=total)
+        publish(c.project_id, "job", {"id": self.job_id, "shot_id": c.shot_id, "status": "running",
+                                      "progress": round(progress, 4), "step": step, "total_steps": total,
+                                      "takes": c.takes, "takes_done": len(c.done)})  # fmt: skip
+
+    def should_cancel(self) -> bool:
+        return self.cancel_requested or self.superseded
+
+    # -- the run --
+
+    def run(self) -> str:
+        with task_db() as db:
+            self.claim = service.claim(db, job_id=self.job_id, task_id=self.task_id, worker=self.worker,
+                                       stale_s=self.cfg.stale_s)  # fmt: skip
+        if self.claim is None:
+            return "skipped"
+        c = self.claim
+        self.remaining = [i for i in range(c.takes) if i not in c.done]
+        queue_wait = max((utcnow() - c.queued_at).total_seconds(), 0.0)
+        with _Heartbeat(self.job_id, self.task_id, self.cfg.heartbeat_s):
+            if not self.remaining:
+                return self._finish("succeeded", render_s=0.0, encode_s=0.0, rendered=0, queue_wait=queue_wait)
+            from workers.engines import loader
+
+            model = get_model(c.model)
+            loaded_before = c.model in loader.loaded()
+            engine = loader.get_engine(c.model)
+            load_s = 0.0 if loaded_before else (loader.load_seconds(c.model) or 0.0)
+            spec = RenderSpec.from_dict(c.spec).with_seeds([c.seeds[i] for i in self.remaining])
+            render_start = time.perf_counter()
+            try:
+                videos = self._render(engine, spec)
+            except Canceled as exc:
+                render_s = time.perf_counter() - render_start
+                done = list(zip(self.remaining, exc.takes, strict=False))
+                encode_s = self._store(done, spec, model, render_s / max(len(done), 1) if done else 0.0)
+                if self.superseded:
+                    return "superseded"
+                stored = len(c.done) + len(done)
+                note = f"stopped after {stored} of {c.takes} takes"
+                return self._finish("canceled", note=note, render_s=render_s, encode_s=encode_s, rendered=len(done),
+                                    queue_wait=queue_wait, load_s=load_s, render_start=render_start, engine=engine,
+                                    steps=spec.steps, spec=spec)  # fmt: skip
+            render_s = time.perf_counter() - render_start
+            encode_s = self._store(list(zip(self.remaining, videos, strict=True)), spec, model,
+                                   render_s / len(videos))  # fmt: skip
+            if self.superseded:
+                return "superseded"
+            return self._finish("succeeded", render_s=render_s, encode_s=encode_s, rendered=len(videos),
+                                queue_wait=queue_wait, load_s=load_s, render_start=render_start, engine=engine,
+                                steps=spec.steps, spec=spec)  # fmt: skip
+
+    def _render(self, engine: Any, spec: RenderSpec) -> list:
+        """One batch call; after an out-of-memory error, once more with memory savings and half the batch."""
+        try:
+            return engine.render(spec, on_step=self.on_step, should_cancel=self.should_cancel)
+        except OutOfMemory as exc:
+            if not hasattr(engine, "enable_memory_saving"):
+                raise
+            applied = engine.enable_memory_saving()
+            before = getattr(engine, "max_batch", None)
+            batch = max(1, len(spec.seeds) // 2)
+            if hasattr(engine, "max_batch"):
+                engine.max_batch = batch
+            log.warning("job %s: %s; retrying with %s and batches of %d", self.job_id, exc, ", ".join(applied), batch)
+            self.notes.append(f"ran out of memory; retried with {', '.join(applied) or 'memory savings'} "
+                              f"and batches of {batch}")  # fmt: skip
+            self.first_step_at = None
+            try:
+                return engine.render(spec, on_step=self.on_step, should_cancel=self.should_cancel)
+            finally:
+                if hasattr(engine, "max_batch"):
+                    engine.max_batch = before
+
+    def _store(self, done: list[tuple[int, Any]], spec: RenderSpec, model: Any, render_share: float) -> float:
+        """Encode and store each finished take (publishing it as soon as it is in); returns the seconds spent."""
+        from app.media.store import get_store
+        from workers import media
+
+        store = get_store()
+        c = self.claim
+        spent = 0.0
+        conditioning = {"first_frame": spec.first_frame_key, "last_frame": spec.last_frame_key,
+                        "references": [k for m in spec.cast for k in (m.reference_keys or [])]
+                        if model.supports("references") else [],
+                        "loras": [{"name": m.name, **(m.lora or {})} for m in spec.cast if m.lora]}  # fmt: skip
+        for index, frames in done:
+            started = time.perf_counter()
+            with tempfile.TemporaryDirectory(prefix="slate-take-") as tmp:
+                info = media.encode_mp4(frames, fps=spec.fps, path=Path(tmp) / "take.mp4")
+                video_key, _ = store.put(info.path.read_bytes(), "mp4")
+            poster_key, _ = store.put(media.poster_jpeg(frames), "jpg")
+            strip, geometry = media.filmstrip_jpeg(frames)
+            strip_key, _ = store.put(strip, "jpg")
+            last_key, _ = store.put(media.last_frame_png(frames), "png")
+            encode_s = time.perf_counter() - started
+            spent += encode_s
+            gpu = round(render_share + encode_s, 3) if service.charged(c.model) else 0.0
+            values = dict(
+                compiled_prompt=spec.prompt, negative_prompt=spec.negative_prompt, frames=int(frames.shape[0]),
+                fps=spec.fps, width=info.width, height=info.height, video_key=video_key, poster_key=poster_key,
+                filmstrip_key=strip_key, last_frame_key=last_key, filmstrip=geometry, conditioning=conditioning,
+                timings={"render_s": round(render_share, 4), "encode_s": round(encode_s, 4), "worker": self.worker},
+                gpu_seconds=gpu,
+            )  # fmt: skip
+            with task_db() as db:
+                take = service.store_take(db, job_id=self.job_id, index=index, values=values)
+                take_id, number = (take.id, take.number) if take is not None else (None, None)
+            if take_id is not None:
+                publish(c.project_id, "take", {"id": take_id, "job_id": self.job_id, "shot_id": c.shot_id,
+                                               "number": number, "index": index})  # fmt: skip
+        return spent
+
+    def _finish(self, status: str, *, render_s: float, encode_s: float, rendered: int, queue_wait: float,
+                note: str | None = None, load_s: float = 0.0, render_start: float | None = None, engine: Any = None,
+                steps: int | None = None, spec: RenderSpec | None = None) -> str:
+        total = time.perf_counter() - self.t0
+        timings: dict[str, Any] = {"queue_wait_s": round(queue_wait, 3), "load_s": round(load_s, 4),
+                                   "render_s": round(render_s, 4), "encode_s": round(encode_s, 4),
+                                   "total_s": round(total, 4), "takes_rendered": rendered, "worker": self.worker}
+        if render_start is not None:
+            # the engine's own timing is of this render only when it finished
+            engine_timing = dict(getattr(engine, "last_timing", None) or {}) if status == "succeeded" else {}
+            if engine_timing.get("steps"):
+                before = (render_start - self.t0) + engine_timing.get("before_first_step_s", 0.0)
+            elif self.first_step_at is not None:  # CPU engines report a step per frame: up to the first one
+                before = self.first_step_at - self.t0
+            else:
+                before = render_s
+            timings["before_first_step_s"] = round(before, 4)
+            timings["before_first_step_share"] = round(before / total, 4) if total else 0.0
+            if engine_timing:
+                timings["engine"] = engine_timing
+            if status == "succeeded" and rendered and spec is not None:
+                units = service._mpxf(spec) * rendered
+                timings["rate"] = round(render_s / max((steps or 1) * units, 1e-9), 6)
+                timings["encode_rate"] = round(encode_s / max(units, 1e-9), 6)
+        if self.notes:
+            note = "; ".join(filter(None, [note, *self.notes]))
+        with task_db() as db:
+            service.finish(db, job_id=self.job_id, task_id=self.task_id, status=status, note=note,
+                           worker_s=render_s + encode_s, timings=timings)  # fmt: skip
+        return status
+
+
+@celery.task(name="slate.generation.render_job", bind=True, base=RenderTask, acks_late=True,
+             reject_on_worker_lost=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=30,
+             retry_jitter=True, max_retries=3)  # fmt: skip
+def render_job(self, job_id: int) -> str:
+    """Render the takes of job `job_id` that are not stored yet (by id; superseded or finished: nothing)."""
+    return _Render(self, int(job_id)).run()
+
+
+def consumed_models() -> list[str]:
+    """Model ids of the `gen.<id>` queues this worker consumes."""
+    names = list(celery.amqp.queues.consume_from or {})
+    return [name.removeprefix("gen.") for name in names if name.startswith("gen.")]
+
+
+@worker_process_init.connect
+def warm_models(sender: Any = None, **kwargs: Any) -> None:
+    """Load the models of this worker's queues before the first job (not in the web process: loaded on first use)."""
+    from workers.engines import loader
+    from workers.engines.registry import RegistryError
+
+    settings = getattr(celery, "slate_settings", None)
+    if settings is not None and settings.embedded_worker:
+        return
+    for model_id in consumed_models():
+        try:
+            seconds = loader.warm(model_id)
+        except (RegistryError, OSError, ValueError, ImportError) as exc:
+            log.error("could not load model %s at start (%s); jobs will try again", model_id, exc)
+            continue
+        log.info("model %s warm (%.2f s)", model_id, seconds)
