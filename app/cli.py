@@ -124,6 +124,21 @@ def worker(
     celery.worker_main(argv)
 
 
+@cli.command()
+def beat(loglevel: str = typer.Option("INFO")) -> None:
+    """The scheduler of periodic tasks (the job reconciler): run exactly one per installation."""
+    from workers.celery_app import celery, configure
+
+    settings = get_settings()
+    if settings.broker_url.startswith("memory://"):
+        typer.secho("SLATE_BROKER_URL is memory:// (embedded): `slate up` runs the reconciler itself.",
+                    fg=typer.colors.RED)  # fmt: skip
+        raise typer.Exit(2)
+    configure(settings)
+    celery.loader.import_default_modules()
+    celery.start(["beat", f"--loglevel={loglevel}", "--schedule", str(settings.data_dir / "celerybeat-schedule")])
+
+
 @db_cli.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
