@@ -56,6 +56,23 @@ def _seed_demo() -> str:
         return "created" if project else "already there"
 
 
+def _tiny_models(settings) -> None:
+    """Where the diffusers engines are installed but no model folder is configured, build the tiny ones (once)."""
+    import importlib.util
+
+    if importlib.util.find_spec("diffusers") is None:
+        return
+    from workers.engines.registry import get_registry
+
+    missing = [m.id for m in get_registry() if m.engine in ("ltx", "wan") and m.folder and not m.folder.exists()
+               and m.folder.name.endswith("-tiny")]  # fmt: skip
+    if missing:
+        from workers.engines.tiny import main as make_tiny
+
+        with step(f"building tiny {' and '.join(missing)} models (random weights, for trying the pipeline)"):
+            make_tiny(missing + ["--out", str(settings.data_dir / "models")])
+
+
 def _serve(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
@@ -85,6 +102,7 @@ def up(
     if settings.demo:
         with step("seeding the demo project"):
             _seed_demo()
+    _tiny_models(settings)
     typer.secho(f"\n  Open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}\n", bold=True)
     _serve(host, port)
 

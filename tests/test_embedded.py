@@ -83,4 +83,5 @@ def test_slate_up_serves_the_demo_from_a_fresh_folder(tmp_path):
     assert proc.returncode == 0, out
     assert (tmp_path / "data" / "slate.db").exists() and (tmp_path / "data" / "secret_key").exists()
     assert "migrating the database" in out and "seeding the demo project" in out
+    assert (tmp_path / "data" / "models" / "ltx-tiny" / "model_index.json").exists()  # LTX and Wan try-outs
     assert str(ROOT) not in str(tmp_path)
