@@ -26,7 +26,7 @@ from app.activity.service import record
 from app.auth.models import User
 from app.characters.models import CharacterVersion
 from app.db import queue_after_commit, utcnow
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, TooMany
 from app.events import publish_after_commit
 from app.generation.models import ACTIVE, FINISHED, PRIORITIES, GenerationJob, Take
 from app.projects.models import Project
@@ -58,6 +58,7 @@ class JobSettings(BaseSettings):
     progress_interval_s: float = 0.5  # progress writes and cancel checks, at most this often
     reconcile_s: float = 30.0  # how often the reconciler runs (beat, embedded timer)
     max_takes: int = 16
+    rate_per_minute: int = 30  # generation requests one person may make in a minute (0: no limit)
 
 
 def job_settings() -> JobSettings:
@@ -299,8 +300,21 @@ def job_event(job: GenerationJob) -> dict[str, Any]:
             "cancel_requested": job.cancel_requested, "error": job.error, "note": job.note}  # fmt: skip
 
 
+def _check_rate(db: Session, *, actor: User | None) -> None:
+    """A person queues at most `rate_per_minute` jobs a minute (counted from job rows: holds across processes)."""
+    limit = job_settings().rate_per_minute
+    if actor is None or limit <= 0:
+        return
+    since = utcnow() - dt.timedelta(minutes=1)
+    recent = db.scalar(select(func.count()).select_from(GenerationJob).where(
+        GenerationJob.requested_by_id == actor.id, GenerationJob.queued_at >= since)) or 0  # fmt: skip
+    if recent >= limit:
+        raise TooMany(f"at most {limit} generation requests a minute; wait a moment and try again")
+
+
 def _create(db: Session, *, actor: User | None, shot: Shot, project: Project, spec: RenderSpec, note: str,
             priority: str, retry_of: GenerationJob | None = None) -> GenerationJob:
+    _check_rate(db, actor=actor)
     model = get_model(spec.model)
     estimate = estimate_seconds(db, spec=spec)
     _check_budget(db, project=project, model=model, estimate=estimate)

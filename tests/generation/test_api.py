@@ -146,3 +146,13 @@ def test_take_fields_and_range_requests(client, api_token, owner, take):
     r = client.get(t["video_url"], headers={**h, "Range": "bytes=4-11"})
     assert r.status_code == 206 and r.content == b"ftypisom"
     assert r.headers["content-type"] == "video/mp4"
+
+
+def test_generation_is_rate_limited_per_person(client, db, api_token, owner, shot, monkeypatch):
+    monkeypatch.setenv("SLATE_JOB_RATE_PER_MINUTE", "2")
+    h = api_token(owner)
+    for _ in range(2):
+        assert client.post(f"/api/v1/shots/{shot.id}/generate", json={"takes": 1}, headers=h).status_code == 202
+    r = client.post(f"/api/v1/shots/{shot.id}/generate", json={"takes": 1}, headers=h)
+    assert r.status_code == 429 and "a minute" in r.json()["detail"]
+    assert db.query(GenerationJob).filter_by(shot_id=shot.id).count() == 2
