@@ -12,6 +12,8 @@ Frames are numpy arrays, uint8, RGB: one clip is (frames, height, width, 3), one
 
 from __future__ import annotations
 
+import contextlib
+
 import io
 import math
 import os
@@ -195,10 +197,8 @@ class _H264Writer:
         )
 
     def abort(self) -> None:
-        try:
+        with contextlib.suppress(av.FFmpegError):  # the file is thrown away anyway
             self.container.close()
-        except av.FFmpegError:
-            pass  # the file is thrown away anyway
         self.tmp.unlink(missing_ok=True)
 
 

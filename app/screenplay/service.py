@@ -185,12 +185,10 @@ def _plan(play: fp.Screenplay, *, field: str) -> _Plan:
             speech = None
         elif el.kind == fp.CHARACTER:
             name = el.name
-            if not name:
-                pass  # nothing to name a character after
-            elif len(name) > NAME_MAX:
+            if len(name) > NAME_MAX:
                 warnings.append(f"line {el.line}: a character cue longer than {NAME_MAX} characters was not made "
                                 "a character")  # fmt: skip
-            else:
+            elif name:  # an empty cue names no character
                 names.setdefault(name_key(name), name)
             if shot is None:
                 shot = new_shot(el.line, "", synthetic=True)
