@@ -25,6 +25,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.media import service as media
 from app.projects.models import Project
 from app.storyboard.models import Scene, Shot, ShotCharacter
+from app.text import name_key
 
 STANDARD_TRAITS: dict[str, str] = {
     "age": "Age",
@@ -61,11 +62,6 @@ USAGE_LISTED = 12
 
 
 # ---- validation -----------------------------------------------------------------------
-
-
-def name_key(name: str) -> str:
-    """The key one name is unique under in a project: whitespace collapsed, lower-cased."""
-    return " ".join((name or "").split()).lower()
 
 
 def _text(values: dict[str, Any], key: str, *, limit: int, label: str, required: bool = False,

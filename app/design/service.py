@@ -22,6 +22,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.media.service import store_image
 from app.projects.models import Project
 from app.storyboard.models import Shot
+from app.text import name_key
 
 LOCATION_NAME_MAX = 120
 STYLE_NAME_MAX = 80
@@ -90,11 +91,6 @@ def _plural(n: int, word: str) -> str:
 
 
 # ---- locations ------------------------------------------------------------------------------
-
-
-def name_key(name: str) -> str:
-    """The key two location names must not share (case and spacing ignored)."""
-    return " ".join(name.split()).lower()
 
 
 def list_locations(db: Session, *, project_id: int) -> list[Location]:

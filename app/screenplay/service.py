@@ -36,6 +36,7 @@ from app.projects.service import touch
 from app.screenplay import parser as fp
 from app.storyboard.codes import next_code
 from app.storyboard.models import Scene, Shot, ShotCharacter
+from app.text import name_key
 
 MAX_BYTES = 2 * 1024 * 1024
 SHOT_DURATION_S = 4.0
@@ -112,11 +113,6 @@ def _letters(text: str) -> str:
 
 def _hash(text: str, n: int) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
-
-
-def name_key(name: str) -> str:
-    """The key characters are matched by: the name with spaces collapsed, lower-cased."""
-    return " ".join(name.split()).lower()
 
 
 def _tidy(text: str) -> str:
