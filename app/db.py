@@ -9,6 +9,7 @@ does not exist yet.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -25,6 +26,22 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+ID_MAX = 2**31 - 1  # every id column is a PostgreSQL `integer`
+_ID_TEXT = re.compile(r"[0-9]{1,10}")
+
+
+def row_id(value: Any) -> int | None:
+    """`value` (an int or its decimal text) as an id a row can have, 1 .. ID_MAX; None for anything else.
+
+    Callers treat None as an unknown id (404 or 422), so an id past the column's range never reaches SQL.
+    """
+    if isinstance(value, str) and _ID_TEXT.fullmatch(value.strip()):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 1 <= value <= ID_MAX else None
 
 
 def utcnow() -> dt.datetime:

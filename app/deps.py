@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User, UserSession
 from app.auth.service import session_for_token, user_for_api_token
-from app.db import commit, discard_pending
+from app.db import commit, discard_pending, row_id
 from app.errors import Forbidden, NotFound, Unauthenticated
 from app.permissions import Action, Role, can
 from app.projects.models import Membership, Project
@@ -124,6 +124,21 @@ async def csrf_protect(request: Request, principal: OptionalPrincipal) -> None:
         raise Forbidden("the form expired or came from another site (CSRF check failed); reload the page and try again")
 
 
+def _names_an_id(name: str) -> bool:
+    return name == "id" or name.endswith("_id")
+
+
+def known_ids(request: Request) -> None:
+    """Ids in the path or the query that no row can have (not a whole number, or past the column's range) are
+    unknown ids: 404, like any other, before anything reaches SQL. An empty query value is left to the route."""
+    for name, raw in request.path_params.items():
+        if _names_an_id(name) and row_id(raw) is None:
+            raise NotFound("not found")
+    for name, raw in request.query_params.multi_items():
+        if _names_an_id(name) and raw.strip() and row_id(raw) is None:
+            raise NotFound("not found")
+
+
 def require_user(principal: OptionalPrincipal) -> User:
     if principal is None:
         raise Unauthenticated("sign in first")
@@ -172,11 +187,9 @@ class Access:
         self.param = param
 
     def __call__(self, request: Request, db: DB, user: CurrentUser) -> ProjectAccess:
-        raw = request.path_params.get(self.param, "")
-        try:
-            ident = int(raw)
-        except (TypeError, ValueError):
-            raise NotFound("not found") from None
+        ident = row_id(request.path_params.get(self.param, ""))
+        if ident is None:
+            raise NotFound("no such project" if self.model is None else "not found")
         obj = None
         if self.model is None:
             project_id = ident

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -128,6 +128,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> Response:
         return error_response(request, 409, "that conflicts with something that already exists")
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> Response:
+        # Ids are range-checked before SQL (deps.known_ids, db.row_id); this catches any other number past its
+        # column's range (PostgreSQL SQLSTATE 22003) as bad input. Other data errors stay server errors.
+        if getattr(exc.orig, "sqlstate", None) == "22003":
+            return error_response(request, 422, "a number is out of range")
+        raise exc
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -16,7 +16,7 @@ from app.characters import api as characters_api
 from app.characters import views as characters_views
 from app.config import Settings, get_settings, use_settings
 from app.db import engine_for, session_factory
-from app.deps import csrf_protect
+from app.deps import csrf_protect, known_ids
 from app.design import api as design_api
 from app.design import views as design_views
 from app.errors import install_error_handlers
@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Collaborative AI film studio. Personal access tokens: `Authorization: Bearer slt_...`.",
         lifespan=lifespan,
-        dependencies=[Depends(csrf_protect)],
+        dependencies=[Depends(known_ids), Depends(csrf_protect)],
     )
     app.state.settings = settings
     app.state.sessionmaker = session_factory(engine_for(settings.database_url))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
+from app.db import row_id
 from app.deps import DB, ProjectAccess, access
 from app.design import service
 from app.design.models import Location, StylePreset
@@ -34,10 +35,10 @@ def _fields(name: str, description: str, prompt_fragment: str, negative_fragment
 
 
 def _reference_id(raw: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise Invalid("say which reference picture (reference_id)", field="reference_id") from None
+    ident = row_id(raw)
+    if ident is None:
+        raise Invalid("say which reference picture (reference_id)", field="reference_id")
+    return ident
 
 
 def _design_ctx(db: Session, ctx: ProjectAccess, **extra: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.activity.service import list_events
+from app.db import ID_MAX
 from app.deps import DB, CurrentUser, ProjectAccess, access
 from app.errors import Forbidden
 from app.permissions import Action
@@ -141,7 +142,7 @@ def accept_invitation(token: str, db: DB, user: CurrentUser):
 
 
 @router.get("/projects/{project_id}/activity", response_model=list[ActivityRead])
-def activity(db: DB, ctx: View, before: Annotated[int | None, Query(ge=1)] = None,
+def activity(db: DB, ctx: View, before: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
              limit: Annotated[int, Query(ge=1, le=200)] = 50):  # fmt: skip
     events = list_events(db, project_id=ctx.project.id, before_id=before, limit=limit)
     return [ActivityRead(id=e.id, verb=e.verb, object_type=e.object_type, object_id=e.object_id, summary=e.summary,

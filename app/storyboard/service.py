@@ -25,6 +25,7 @@ from app.auth.models import User
 from app.characters.models import Character, Look, ReferenceImage
 from app.characters.versions import latest_locked, resolve_cast
 from app.design.models import Location, StylePreset
+from app.db import row_id
 from app.errors import Conflict, Invalid, NotFound
 from app.projects.models import Project
 from app.projects.service import FPS_CHOICES, MAX_SIDE, MODEL_CHOICES
@@ -90,10 +91,10 @@ def _number(value: Any, kind: type, field: str, label: str) -> Any:
 def _id(value: Any, field: str, label: str) -> int | None:
     if value is None or value == "":
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"unknown {label}", field=field) from None
+    ident = row_id(value)
+    if ident is None:
+        raise Invalid(f"unknown {label}", field=field)
+    return ident
 
 
 def _sqlite_write_lock(db: Session, where: Any) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from app.characters.models import Character, Look
+from app.db import row_id
 from app.deps import DB, ProjectAccess, access
 from app.design.models import Location, StylePreset
 from app.errors import DomainError, Invalid, is_htmx
@@ -126,8 +127,7 @@ def _filters(request: Request) -> dict[str, Any]:
     q = request.query_params
 
     def num(key: str) -> int | None:
-        raw = q.get(key, "").strip()
-        return int(raw) if raw.isdigit() else None
+        return row_id(q.get(key, ""))
 
     status = q.get("status", "").strip()
     return {"character_id": num("character"), "location_id": num("location"),
