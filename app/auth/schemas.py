@@ -26,7 +26,7 @@ class TokenCreate(BaseModel):
     email: str = Field(max_length=254)
     password: str = Field(max_length=256)
     name: str = Field(max_length=80)
-    expires_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
 
 
 class TokenIssued(BaseModel):

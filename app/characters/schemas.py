@@ -18,9 +18,9 @@ class CharacterCreate(BaseModel):
     traits: dict[str, TraitValue | None] | None = None
     prompt_fragment: str | None = Field(default=None, max_length=20000)
     negative_fragment: str | None = Field(default=None, max_length=20000)
-    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1, strict=True)
     lora_path: str | None = Field(default=None, max_length=2000)
-    lora_weight: float | None = Field(default=None, ge=0, le=2)
+    lora_weight: float | None = Field(default=None, ge=0, le=2, strict=True)
 
 
 class CharacterUpdate(BaseModel):
@@ -34,9 +34,9 @@ class CharacterUpdate(BaseModel):
     traits: dict[str, TraitValue | None] | None = None
     prompt_fragment: str | None = Field(default=None, max_length=20000)
     negative_fragment: str | None = Field(default=None, max_length=20000)
-    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1, strict=True)
     lora_path: str | None = Field(default=None, max_length=2000)
-    lora_weight: float | None = Field(default=None, ge=0, le=2)
+    lora_weight: float | None = Field(default=None, ge=0, le=2, strict=True)
 
 
 class LookCreate(BaseModel):
@@ -63,7 +63,7 @@ class ReferenceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     caption: str | None = Field(default=None, max_length=2000)
-    position: int | None = Field(default=None, ge=0, le=1000)
+    position: int | None = Field(default=None, ge=0, le=1000, strict=True)
 
 
 class AdvanceRequest(BaseModel):

@@ -57,7 +57,7 @@ class StyleCreate(BaseModel):
     description: str | None = Field(default=None, max_length=20000)
     prompt_fragment: str | None = Field(default=None, max_length=8000)
     negative_fragment: str | None = Field(default=None, max_length=8000)
-    is_default: bool = False
+    is_default: bool = Field(default=False, strict=True)
 
 
 class StyleUpdate(BaseModel):
@@ -67,7 +67,7 @@ class StyleUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=20000)
     prompt_fragment: str | None = Field(default=None, max_length=8000)
     negative_fragment: str | None = Field(default=None, max_length=8000)
-    is_default: bool | None = None
+    is_default: bool | None = Field(default=None, strict=True)
 
 
 class StyleFromPreset(BaseModel):

@@ -35,13 +35,13 @@ class SceneRead(BaseModel):
 
 
 class SceneMove(BaseModel):
-    index: int = Field(ge=0, le=100_000)
+    index: int = Field(ge=0, le=100_000, strict=True)
 
 
 class RenumberScenes(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    shots: bool = False  # also recode every scene's shots (12A, 12B ...)
+    shots: bool = Field(default=False, strict=True)  # also recode every scene's shots (12A, 12B ...)
 
 
 class CameraIn(BaseModel):
@@ -51,7 +51,7 @@ class CameraIn(BaseModel):
 
     move: str | None = Field(default=None, max_length=40)
     speed: str | None = Field(default=None, max_length=40)
-    lens_mm: int | None = None
+    lens_mm: int | None = Field(default=None, strict=True)
     framing: str | None = Field(default=None, max_length=40)
     angle: str | None = Field(default=None, max_length=40)
 
@@ -80,12 +80,12 @@ class _ShotFields(BaseModel):
     style_id: int | None = None  # left out on create: the project's default style
     camera: CameraIn | None = None
     lighting: LightingIn | None = None
-    duration_s: float | None = None
-    fps: float | None = None  # null: the project's
-    width: int | None = None
-    height: int | None = None
+    duration_s: float | None = Field(default=None, strict=True)
+    fps: float | None = Field(default=None, strict=True)  # null: the project's
+    width: int | None = Field(default=None, strict=True)
+    height: int | None = Field(default=None, strict=True)
     model: str | None = Field(default=None, max_length=64)
-    seed: int | None = None
+    seed: int | None = Field(default=None, strict=True)
     status: str | None = Field(default=None, max_length=20)  # draft or ready
 
     def changes(self) -> dict[str, Any]:
@@ -108,7 +108,7 @@ class _ShotFields(BaseModel):
 
 
 class ShotCreate(_ShotFields):
-    index: int | None = Field(default=None, ge=0, le=100_000)  # position in the scene; default: the end
+    index: int | None = Field(default=None, ge=0, le=100_000, strict=True)  # position in the scene; default: the end
 
 
 class ShotUpdate(_ShotFields):
@@ -177,7 +177,7 @@ class ShotRead(BaseModel):
 
 class ShotMove(BaseModel):
     scene_id: int
-    index: int = Field(ge=0, le=100_000)
+    index: int = Field(ge=0, le=100_000, strict=True)
 
 
 class CoverageSetup(BaseModel):
@@ -185,7 +185,7 @@ class CoverageSetup(BaseModel):
 
     framing: str = Field(max_length=40)
     angle: str | None = Field(default=None, max_length=40)
-    lens_mm: int | None = None
+    lens_mm: int | None = Field(default=None, strict=True)
     move: str | None = Field(default=None, max_length=40)
     speed: str | None = Field(default=None, max_length=40)
     label: str | None = Field(default=None, max_length=100)
