@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.activity.service import list_events
+from app.config import get_settings
 from app.db import ID_MAX
 from app.deps import DB, CurrentUser, ProjectAccess, access
 from app.errors import Forbidden
@@ -44,8 +45,9 @@ def _member(m: Membership) -> MemberRead:
                       joined_at=m.created_at)  # fmt: skip
 
 
-def invitation_url(request: Request, token: str) -> str:
-    return f"{str(request.base_url).rstrip('/')}/invite/{token}"
+def invitation_url(token: str) -> str:
+    """The link to hand out: always on SLATE_BASE_URL, never on the Host header the request happened to carry."""
+    return f"{get_settings().base_url.rstrip('/')}/invite/{token}"
 
 
 def _invitation(inv: Invitation, url: str | None = None) -> InvitationRead:
@@ -123,10 +125,10 @@ def list_invitations(db: DB, ctx: MembersManage):
 
 
 @router.post("/projects/{project_id}/invitations", status_code=201, response_model=InvitationRead)
-def create_invitation(body: InvitationCreate, request: Request, db: DB, ctx: MembersManage):
+def create_invitation(body: InvitationCreate, db: DB, ctx: MembersManage):
     token, inv = service.create_invitation(db, actor=ctx.user, actor_role=ctx.role, project=ctx.project,
                                            role=body.role, email=body.email, days=body.days)  # fmt: skip
-    return _invitation(inv, invitation_url(request, token))
+    return _invitation(inv, invitation_url(token))
 
 
 @router.delete("/projects/{project_id}/invitations/{invitation_id}", status_code=204)

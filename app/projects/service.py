@@ -15,7 +15,7 @@ from app.auth.service import get_user_by_email, normalize_email
 from app.config import get_settings
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.permissions import ROLE_LABELS, Role, grantable_roles
+from app.permissions import ROLE_LABELS, Role, grant_refusal, removal_refusal, role_change_refusal
 from app.projects.models import Invitation, Membership, Project
 
 # The generation registry (workers/engines) owns the real list; these are the ids it ships with.
@@ -144,13 +144,49 @@ def list_members(db: Session, *, project: Project) -> list[Membership]:
 
 
 def _check_role(role: str, *, actor_role: str) -> Role:
+    """The role asked for, if a member with `actor_role` may give it (the rule lives in app.permissions)."""
+    wanted = _parse_role(role)
+    if reason := grant_refusal(actor_role, wanted):
+        raise Forbidden(reason)
+    return wanted
+
+
+def _parse_role(role: str) -> Role:
     try:
-        wanted = Role(role)
+        return Role(role)
     except ValueError:
         raise Invalid(f"unknown role {role!r}; roles are {', '.join(r.value for r in Role)}", field="role") from None
-    if wanted not in grantable_roles(actor_role):
-        raise Forbidden("only an owner can make someone an owner")
-    return wanted
+
+
+def _lock_team(db: Session, *, project: Project, actor: User, actor_role: str) -> Role:
+    """Hold the project's team until the transaction ends; the actor's role, re-read under the lock.
+
+    `FOR NO KEY UPDATE` on the project row queues concurrent team changes of one project: two owners
+    demoting or removing each other run one after the other, and the second counts the owners the
+    first left (READ COMMITTED reads them fresh). Rows that merely reference the project (shots,
+    takes) take KEY SHARE and do not wait. SQLite has no row locks and one writer at a time.
+    A request that saw an older role (demoted or removed meanwhile) is refused rather than acting on it.
+    """
+    db.execute(select(Project.id).where(Project.id == project.id).with_for_update(key_share=True))
+    stored = db.scalar(
+        select(Membership.role).where(Membership.project_id == project.id, Membership.user_id == actor.id)
+    )  # fmt: skip
+    if stored is None:
+        raise NotFound("no such project")
+    if stored != actor_role:
+        raise Conflict(f"your role in this project changed meanwhile (you are now {stored}); reload the page")
+    return Role(stored)
+
+
+def _member_now(db: Session, *, project_id: int, user_id: int) -> Membership:
+    """The member as stored now (not as loaded earlier in this session)."""
+    member = db.scalar(
+        select(Membership).where(Membership.project_id == project_id, Membership.user_id == user_id)
+        .execution_options(populate_existing=True)
+    )  # fmt: skip
+    if member is None:
+        raise NotFound("that person is not a member of this project")
+    return member
 
 
 def _owner_count(db: Session, *, project_id: int) -> int:
@@ -162,7 +198,8 @@ def _owner_count(db: Session, *, project_id: int) -> int:
 
 
 def add_member(db: Session, *, actor: User, actor_role: str, project: Project, email: str, role: str) -> Membership:
-    """Add an existing account to the project with a role."""
+    """Add an existing account to the project with a role the actor may give."""
+    actor_role = _lock_team(db, project=project, actor=actor, actor_role=actor_role)
     wanted = _check_role(role, actor_role=actor_role)
     email = normalize_email(email)
     user = get_user_by_email(db, email=email)
@@ -181,15 +218,14 @@ def add_member(db: Session, *, actor: User, actor_role: str, project: Project, e
 def change_role(
     db: Session, *, actor: User, actor_role: str, project: Project, user_id: int, role: str
 ) -> Membership:
-    """Give a member another role; the last owner stays an owner."""
-    wanted = _check_role(role, actor_role=actor_role)
-    member = get_membership(db, project_id=project.id, user_id=user_id)
-    if member is None:
-        raise NotFound("that person is not a member of this project")
+    """Give another member a role the actor may give; the project keeps at least one owner."""
+    wanted = _parse_role(role)
+    actor_role = _lock_team(db, project=project, actor=actor, actor_role=actor_role)
+    member = _member_now(db, project_id=project.id, user_id=user_id)
+    if reason := role_change_refusal(actor_role, member.role, wanted, own=user_id == actor.id):
+        raise Forbidden(reason)
     if member.role == wanted:
         return member
-    if member.role == Role.owner and actor_role != Role.owner:
-        raise Forbidden("only an owner can change an owner's role")
     if member.role == Role.owner and _owner_count(db, project_id=project.id) <= 1:
         raise Conflict("a project needs at least one owner; make someone else owner first")
     old = member.role
@@ -202,13 +238,12 @@ def change_role(
 
 
 def remove_member(db: Session, *, actor: User, actor_role: str, project: Project, user_id: int) -> None:
-    """Remove a member (anyone may leave); the last owner cannot go."""
-    member = get_membership(db, project_id=project.id, user_id=user_id)
-    if member is None:
-        raise NotFound("that person is not a member of this project")
+    """Remove a member ranked at or below the actor (anyone may leave); the last owner cannot go."""
+    actor_role = _lock_team(db, project=project, actor=actor, actor_role=actor_role)
+    member = _member_now(db, project_id=project.id, user_id=user_id)
     leaving = user_id == actor.id
-    if not leaving and member.role == Role.owner and actor_role != Role.owner:
-        raise Forbidden("only an owner can remove an owner")
+    if reason := removal_refusal(actor_role, member.role, own=leaving):
+        raise Forbidden(reason)
     if member.role == Role.owner and _owner_count(db, project_id=project.id) <= 1:
         raise Conflict("a project needs at least one owner; make someone else owner first")
     name = member.user.display_name
@@ -226,7 +261,8 @@ def create_invitation(
     db: Session, *, actor: User, actor_role: str, project: Project, role: str, email: str | None = None,
     days: int | None = None,
 ) -> tuple[str, Invitation]:
-    """A single-use invitation link; the token is returned once (only its hash is kept)."""
+    """A single-use link for a role the actor may give; the token is returned once (only its hash is kept)."""
+    actor_role = _lock_team(db, project=project, actor=actor, actor_role=actor_role)
     wanted = _check_role(role, actor_role=actor_role)
     email = normalize_email(email) if email else None
     days = days or get_settings().invitation_days

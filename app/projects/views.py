@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from app.activity.service import list_events
 from app.deps import DB, CurrentUser, OptionalPrincipal, ProjectAccess, access
 from app.errors import DomainError, Forbidden, Invalid
-from app.permissions import Action
+from app.permissions import Action, grantable_roles, may_manage
 from app.projects import service
 from app.projects.api import invitation_url
 from app.web import redirect, render
@@ -146,12 +146,14 @@ def delete_project(request: Request, db: DB, ctx: Delete, confirm_name: Annotate
 
 def _members_ctx(request: Request, db: DB, ctx: ProjectAccess, **extra) -> dict:
     manage = ctx.can(Action.members_manage)
+    members = service.list_members(db, project=ctx.project)
     return {
         "ctx": ctx,
         "project": ctx.project,
-        "members": service.list_members(db, project=ctx.project),
+        "members": members,
         "invitations": service.pending_invitations(db, project=ctx.project) if manage else [],
-        "grantable": service.grantable_roles(ctx.role),
+        "grantable": grantable_roles(ctx.role),  # the menus offer only what the rule allows
+        "manageable": {m.user_id for m in members if m.user_id != ctx.user.id and may_manage(ctx.role, m.role)},
         **extra,
     }
 
@@ -202,7 +204,7 @@ def create_invitation(
     token, inv = service.create_invitation(db, actor=ctx.user, actor_role=ctx.role, project=ctx.project, role=role,
                                            email=email.strip() or None,
                                            days=int(days) if days.strip().isdigit() else None)  # fmt: skip
-    link = invitation_url(request, token)
+    link = invitation_url(token)
     return render(request, "projects/members.html", _members_ctx(request, db, ctx, new_link=link, new_role=inv.role),
                   201)  # fmt: skip
 

@@ -71,9 +71,11 @@ def test_members_and_invitations_api(client, make_user, make_project, api_token)
     assert client.delete(f"/api/v1/projects/{p.id}/members/{bob.id}", headers=hb).status_code == 403
     assert client.post(f"/api/v1/projects/{p.id}/leave", headers=hb).status_code == 204
     assert client.get(f"/api/v1/projects/{p.id}", headers=hb).status_code == 404
-    # the last owner cannot be demoted
+    # nobody changes their own role, the last owner included; the last owner cannot leave either
     r = client.patch(f"/api/v1/projects/{p.id}/members/{owner.id}", json={"role": "viewer"}, headers=h)
-    assert r.status_code == 409 and "owner" in r.json()["detail"]
+    assert r.status_code == 403 and "ask another owner" in r.json()["detail"]
+    r = client.post(f"/api/v1/projects/{p.id}/leave", headers=h)
+    assert r.status_code == 409 and "at least one owner" in r.json()["detail"]
 
 
 def test_producer_and_director_change_the_budget(client, make_user, make_project, add_member, api_token):

@@ -77,7 +77,7 @@ def test_members_roles_and_the_last_owner(db, make_user, make_project):
         service.add_member(db, actor=ann, actor_role="producer", project=p, email=bob.email, role="owner")
     service.add_member(db, actor=ann, actor_role="producer", project=p, email=bob.email, role="artist")
     service.change_role(db, actor=owner, actor_role="owner", project=p, user_id=bob.id, role="editor")
-    with pytest.raises(Conflict, match="at least one owner"):
+    with pytest.raises(Forbidden, match="own role"):
         service.change_role(db, actor=owner, actor_role="owner", project=p, user_id=owner.id, role="viewer")
     with pytest.raises(Conflict, match="at least one owner"):
         service.remove_member(db, actor=owner, actor_role="owner", project=p, user_id=owner.id)
