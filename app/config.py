@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET = "change-me"
 
@@ -34,6 +36,11 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_s: int = 900
     min_password_length: int = 10
+    # Sign-up attempts (kept or refused, page and API) per client address per hour.
+    signup_max_per_hour: int = Field(default=10, ge=1)
+    # Proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated or a JSON list); empty:
+    # the header is ignored and the client is the TCP peer (app/deps.py client_key).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     upload_max_bytes: int = 25 * 1024 * 1024
     image_max_pixels: int = 40_000_000
@@ -45,6 +52,17 @@ class Settings(BaseSettings):
     demo: bool = True
 
     extra_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+        if isinstance(value, list):
+            value = [str(v).strip() for v in value if str(v).strip()]
+            for v in value:
+                ipaddress.ip_network(v, strict=False)  # ValueError: not an address or a network
+        return value
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> "Settings":

@@ -8,8 +8,10 @@ route (from `project_id`, or from an object that carries `project_id`), answers
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User, UserSession
 from app.auth.service import session_for_token, user_for_api_token
+from app.config import get_settings
 from app.db import commit, discard_pending, row_id
 from app.errors import Forbidden, NotFound, Unauthenticated
 from app.permissions import Action, Role, can
@@ -211,5 +214,43 @@ def access(action: Action, *, model: type | None = None, param: str = "project_i
     return Depends(Access(action, model=model, param=param))
 
 
+@lru_cache(maxsize=8)
+def _networks(trusted: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
 def client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The caller's address, the one the sign-in and sign-up throttles count against.
+
+    The TCP peer, unless the peer is one of `SLATE_TRUSTED_PROXIES`: then the
+    right-most `X-Forwarded-For` entry that is not itself a trusted proxy (each proxy
+    appends the address it saw; anything to the left of that was written by the
+    client). An entry that is not an address stops the walk at the last trusted hop.
+    """
+    peer = request.client.host if request.client else "unknown"
+    networks = _networks(tuple(get_settings().trusted_proxies))
+    if not networks:
+        return peer
+
+    def trusted(addr: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+        return addr is not None and any(addr in net for net in networks)
+
+    current = _address(peer)
+    if not trusted(current):
+        return peer
+    hops = [h for line in request.headers.getlist("x-forwarded-for") for h in line.split(",") if h.strip()]
+    for hop in reversed(hops):
+        addr = _address(hop)
+        if addr is None:
+            break
+        current = addr
+        if not trusted(addr):
+            break
+    return str(current)

@@ -48,6 +48,10 @@ class Unauthenticated(DomainError):
 class TooMany(DomainError):
     status_code = 429
 
+    def __init__(self, detail: str, *, field: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(detail, field=field)
+        self.retry_after = retry_after  # seconds; sent as Retry-After
+
 
 class TooLarge(DomainError):
     status_code = 413
@@ -123,7 +127,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
         extra = {"field": exc.field} if exc.field else None
-        return error_response(request, exc.status_code, exc.detail, extra)
+        resp = error_response(request, exc.status_code, exc.detail, extra)
+        if isinstance(exc, TooMany) and exc.retry_after:
+            resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> Response:

@@ -31,6 +31,7 @@ os.environ.update(
     SLATE_EMBEDDED_WORKER="false",
     SLATE_SECRET_KEY="test-secret-key-that-is-long-enough-0123456789",
     SLATE_BASE_URL="http://testserver",
+    SLATE_SIGNUP_MAX_PER_HOUR="1000",  # every TestClient is one address ("testclient"); tests of the limit set it
 )
 
 from fastapi.testclient import TestClient  # noqa: E402

@@ -13,9 +13,9 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 @router.post("/register", status_code=201, response_model=UserRead)
-def register_account(body: UserCreate, db: DB):
+def register_account(body: UserCreate, db: DB, request: Request):
     return register(db, email=body.email, password=body.password, display_name=body.display_name,
-                         invitation=body.invitation)  # fmt: skip
+                    invitation=body.invitation, client=client_key(request))  # fmt: skip
 
 
 @router.post("/tokens", status_code=201, response_model=TokenIssued)

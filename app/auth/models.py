@@ -1,4 +1,4 @@
-"""Accounts, browser sessions, personal access tokens and login throttling."""
+"""Accounts, browser sessions, personal access tokens, and the sign-in and sign-up throttles."""
 
 from __future__ import annotations
 
@@ -59,11 +59,26 @@ class ApiToken(Base):
 
 
 class LoginFailure(Base):
-    """One failed sign-in, kept for the rate-limit window."""
+    """One sign-in attempt that reached the password check and has not (yet) succeeded.
+
+    Written and committed before the password is checked, so parallel guesses are
+    counted; deleted when the same e-mail and address sign in, or when refused.
+    """
 
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(300))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SignupAttempt(Base):
+    """One sign-up attempt (kept or refused for the window) from one client address."""
+
+    __tablename__ = "signup_attempts"
+    __table_args__ = (Index("ix_signup_attempts_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)

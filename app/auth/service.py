@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.auth import security
-from app.auth.models import ApiToken, LoginFailure, User, UserSession
+from app.auth.models import ApiToken, LoginFailure, SignupAttempt, User, UserSession
 from app.config import get_settings
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound, TooMany, Unauthenticated
@@ -96,23 +96,62 @@ def _failure_key(email: str, client: str) -> str:
     return f"{email.strip().lower()[:254]}|{client[:40]}"
 
 
+def _wait_text(seconds: int) -> str:
+    minutes = -(-seconds // 60)
+    return f"{seconds} seconds" if seconds < 60 else ("1 minute" if minutes == 1 else f"{minutes} minutes")
+
+
+def _take_slot(db: Session, *, model: type[LoginFailure] | type[SignupAttempt], key: str, limit: int,
+               window_s: int) -> int | None:  # fmt: skip
+    """Record one attempt for `key`, then count the window's attempts including it.
+
+    The row is committed on a connection of its own before it is counted, so each of
+    several parallel attempts sees at least every attempt committed before its own:
+    at most `limit` of them get a slot, however they interleave. Returns None when
+    the attempt got a slot; otherwise removes it again (a refusal does not extend the
+    wait) and returns the seconds until the oldest attempt leaves the window.
+    """
+    now = utcnow()
+    since = now - dt.timedelta(seconds=window_s)
+    engine = db.get_bind().engine  # a connection of its own: the request's rollback must not undo the attempt
+    with Session(bind=engine) as side:
+        row = model(key=key, at=now)
+        side.add(row)
+        side.execute(delete(model).where(model.at < now - dt.timedelta(seconds=max(window_s, 86400))))
+        side.commit()
+        count = side.scalar(select(func.count()).select_from(model).where(model.key == key, model.at >= since))
+        if (count or 0) <= limit:
+            return None
+        oldest = side.scalar(select(func.min(model.at)).where(model.key == key, model.at >= since, model.id != row.id))
+        side.delete(row)
+        side.commit()
+    return max(1, int(((oldest or now) + dt.timedelta(seconds=window_s) - utcnow()).total_seconds()) + 1)
+
+
+def _clear_slots(db: Session, *, model: type[LoginFailure], key: str) -> None:
+    """Forget `key`'s attempts, on the same side connection that wrote them (no lock held by the request)."""
+    with Session(bind=db.get_bind().engine) as side:
+        side.execute(delete(model).where(model.key == key))
+        side.commit()
+
+
 def authenticate(db: Session, *, email: str, password: str, client: str = "") -> User:
-    """The user for these credentials; one generic error for every kind of failure."""
+    """The user for these credentials; one generic error for every kind of failure.
+
+    The attempt is counted before the password is checked (see `_take_slot`), so at
+    most `login_max_failures` guesses per e-mail and address reach the check in a window.
+    """
     settings = get_settings()
     key = _failure_key(email, client)
-    since = utcnow() - dt.timedelta(seconds=settings.login_window_s)
-    failures = db.scalar(
-        select(func.count()).select_from(LoginFailure).where(LoginFailure.key == key, LoginFailure.at >= since)
-    )
-    if (failures or 0) >= settings.login_max_failures:
-        raise TooMany("too many failed sign-ins; wait a few minutes and try again")
+    wait = _take_slot(db, model=LoginFailure, key=key, limit=settings.login_max_failures,
+                      window_s=settings.login_window_s)  # fmt: skip
+    if wait is not None:
+        raise TooMany(f"too many failed sign-ins; try again in {_wait_text(wait)}", retry_after=wait)
     user = db.scalar(select(User).where(User.email == email.strip().lower()))
     ok = security.verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
-        # Recorded in its own short transaction so the request's rollback keeps it.
-        _record_failure(db, key=key)
-        raise Unauthenticated("wrong e-mail or password")
-    db.execute(delete(LoginFailure).where(LoginFailure.key == key))
+        raise Unauthenticated("wrong e-mail or password")  # the attempt stays recorded as a failure
+    _clear_slots(db, model=LoginFailure, key=key)
     if security.needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
     user.last_login_at = utcnow()
@@ -120,12 +159,13 @@ def authenticate(db: Session, *, email: str, password: str, client: str = "") ->
     return user
 
 
-def _record_failure(db: Session, *, key: str) -> None:
-    engine = db.get_bind().engine  # a connection of its own: the request's rollback must not undo this
-    with Session(bind=engine) as side:
-        side.add(LoginFailure(key=key))
-        side.execute(delete(LoginFailure).where(LoginFailure.at < utcnow() - dt.timedelta(days=1)))
-        side.commit()
+def throttle_signup(db: Session, *, client: str) -> None:
+    """Count one sign-up attempt from `client`; `TooMany` past `signup_max_per_hour` (not racy, see `_take_slot`)."""
+    limit = get_settings().signup_max_per_hour
+    wait = _take_slot(db, model=SignupAttempt, key=client[:64], limit=limit, window_s=3600)
+    if wait is not None:
+        raise TooMany(f"too many sign-ups from this address (at most {limit} an hour); try again in "
+                      f"{_wait_text(wait)}", retry_after=wait)  # fmt: skip
 
 
 # ---- browser sessions -----------------------------------------------------

@@ -11,8 +11,14 @@ from app.projects.service import accept_invitation, invitation_for_token
 from app.system.service import signup_mode
 
 
-def register(db: Session, *, email: str, password: str, display_name: str, invitation: str | None = None) -> User:
-    """Create an account if sign-up is open (or the invitation is good), then accept the invitation."""
+def register(
+    db: Session, *, email: str, password: str, display_name: str, invitation: str | None = None, client: str
+) -> User:
+    """Create an account if sign-up is open (or the invitation is good), then accept the invitation.
+
+    Every attempt counts against the client address's hourly sign-up limit, kept or refused.
+    """
+    service.throttle_signup(db, client=client)
     first = service.user_count(db) == 0
     if not first and signup_mode(db) == "invite":
         if not invitation:

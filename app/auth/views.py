@@ -12,7 +12,7 @@ from app.auth.signup import register
 from app.config import get_settings
 from app.db import commit
 from app.deps import DB, SESSION_COOKIE, CurrentUser, OptionalPrincipal, client_key
-from app.errors import DomainError, Unauthenticated
+from app.errors import DomainError, TooMany, Unauthenticated
 from app.projects.service import invitation_for_token, unclaimed_demo
 from app.system.service import signup_mode
 from app.web import redirect, render, safe_next
@@ -26,6 +26,13 @@ def _signed_in(request: Request, db: DB, user, target: str) -> Response:
     settings = get_settings()
     resp.set_cookie(SESSION_COOKIE, token, max_age=settings.session_days * 86400, httponly=True, samesite="lax",
                     secure=settings.secure_cookies, path="/")  # fmt: skip
+    return resp
+
+
+def _retry_after(exc: DomainError, resp: Response) -> Response:
+    """A throttled form says when to come back, as the JSON API does."""
+    if isinstance(exc, TooMany) and exc.retry_after:
+        resp.headers["Retry-After"] = str(exc.retry_after)
     return resp
 
 
@@ -48,7 +55,8 @@ def login(
         user = service.authenticate(db, email=email, password=password, client=client_key(request))
     except (Unauthenticated, DomainError) as exc:
         status = 401 if isinstance(exc, Unauthenticated) else exc.status_code
-        return render(request, "auth/login.html", {"error": exc.detail, "email": email, "next": next}, status)
+        return _retry_after(exc, render(request, "auth/login.html", {"error": exc.detail, "email": email, "next": next},
+                                        status))  # fmt: skip
     return _signed_in(request, db, user, safe_next(next))
 
 
@@ -77,12 +85,13 @@ def signup(
     invite: Annotated[str, Form(max_length=200)] = "",
 ):
     try:
-        user = register(db, email=email, password=password, display_name=display_name, invitation=invite or None)
+        user = register(db, email=email, password=password, display_name=display_name, invitation=invite or None,
+                        client=client_key(request))  # fmt: skip
     except DomainError as exc:
         db.rollback()  # nothing half-written: the page is shown again with what was typed
         ctx = {"invite": invite, "mode": signup_mode(db), "first": service.user_count(db) == 0, "error": exc.detail,
                "field": exc.field, "values": {"email": email, "display_name": display_name}}  # fmt: skip
-        return render(request, "auth/signup.html", ctx, exc.status_code)
+        return _retry_after(exc, render(request, "auth/signup.html", ctx, exc.status_code))
     target = "/projects"
     if invite:
         from app.projects.models import Membership
