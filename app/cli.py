@@ -76,8 +76,10 @@ def _tiny_models(settings) -> None:
 def _serve(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
+    # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 on its own; the client address is decided
+    # in one place, app.deps.client_key, from SLATE_TRUSTED_PROXIES.
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True, log_level="info")  # fmt: skip
+                proxy_headers=False, log_level="info")  # fmt: skip
 
 
 @cli.command()
