@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import hashlib
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET = "change-me"
+
+
+def events_prefix_for(database_url: str) -> str:
+    """`slate:<12 hex>:project:` from the database's backend, host, port and name (not the driver or password).
+
+    Every process of one installation (web, workers) reads the same database, so they agree on it.
+    """
+    parts = urlsplit(database_url)
+    where = f"{parts.scheme.split('+')[0]}://{parts.hostname or ''}:{parts.port or ''}{parts.path}"
+    return f"slate:{hashlib.sha256(where.encode()).hexdigest()[:12]}:project:"
 
 
 class Settings(BaseSettings):
@@ -51,6 +63,12 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = 4 * 3600
     demo: bool = True
 
+    # Live events: this installation's Redis channel prefix (empty: derived from the database URL, so
+    # installations sharing one Redis server never see each other's events; Redis pub/sub ignores the
+    # database number), and how often an open event stream re-checks that its reader is still a member.
+    events_prefix: str = ""
+    events_recheck_s: float = Field(default=30.0, gt=0, le=30)
+
     extra_origins: list[str] = Field(default_factory=list)
 
     @field_validator("trusted_proxies", mode="before")
@@ -68,6 +86,8 @@ class Settings(BaseSettings):
     def _fill_defaults(self) -> "Settings":
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'slate.db').as_posix()}"
+        if not self.events_prefix:
+            self.events_prefix = events_prefix_for(self.database_url)
         if self.media_dir is None:
             self.media_dir = self.data_dir / "media"
         if self.embedded_worker is None:

@@ -214,7 +214,7 @@ def test_takes_render_stream_events_and_are_reproducible(studio):
     shot = studio.shot(camera={"move": "dolly_in"})
     events: list[dict] = []
     pubsub = redis.Redis.from_url(REDIS).pubsub()
-    pubsub.subscribe(f"slate:project:{studio.project['id']}")
+    pubsub.subscribe(f"{studio.settings.events_prefix}{studio.project['id']}")
     listening = threading.Event()
     listening.set()
 
