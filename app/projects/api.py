@@ -94,6 +94,8 @@ def list_members(db: DB, ctx: MembersView):
 
 @router.post("/projects/{project_id}/members", status_code=201, response_model=MemberRead)
 def add_member(body: MemberAdd, db: DB, ctx: MembersManage):
+    """Add an existing account with `{email, role}`: only roles at or below your own; only owners make owners
+    and directors (403 otherwise)."""
     member = service.add_member(db, actor=ctx.user, actor_role=ctx.role, project=ctx.project, email=body.email,
                                 role=body.role)  # fmt: skip
     return _member(member)
@@ -101,6 +103,8 @@ def add_member(body: MemberAdd, db: DB, ctx: MembersManage):
 
 @router.patch("/projects/{project_id}/members/{user_id}", response_model=MemberRead)
 def change_member_role(user_id: int, body: MemberUpdate, db: DB, ctx: MembersManage):
+    """Give a member `{role}`: only roles at or below your own, never your own role (ask another owner), never
+    to someone ranked above you; only owners make owners and directors (403). The last owner stays (409)."""
     member = service.change_role(db, actor=ctx.user, actor_role=ctx.role, project=ctx.project, user_id=user_id,
                                  role=body.role)  # fmt: skip
     return _member(member)
@@ -108,6 +112,7 @@ def change_member_role(user_id: int, body: MemberUpdate, db: DB, ctx: MembersMan
 
 @router.delete("/projects/{project_id}/members/{user_id}", status_code=204)
 def remove_member(user_id: int, db: DB, ctx: MembersManage):
+    """Remove a member ranked at or below you (403 above); removing yourself is leaving. The last owner stays (409)."""
     service.remove_member(db, actor=ctx.user, actor_role=ctx.role, project=ctx.project, user_id=user_id)
     return Response(status_code=204)
 
@@ -126,6 +131,7 @@ def list_invitations(db: DB, ctx: MembersManage):
 
 @router.post("/projects/{project_id}/invitations", status_code=201, response_model=InvitationRead)
 def create_invitation(body: InvitationCreate, db: DB, ctx: MembersManage):
+    """A single-use link on SLATE_BASE_URL for `{role}`: the same roles you may give by adding someone."""
     token, inv = service.create_invitation(db, actor=ctx.user, actor_role=ctx.role, project=ctx.project,
                                            role=body.role, email=body.email, days=body.days)  # fmt: skip
     return _invitation(inv, invitation_url(token))
