@@ -59,25 +59,49 @@ EMBEDDED_QUEUES = ["default", "media"]
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware (streams pass through untouched)."""
+    """Security headers on every answer: pages, API, static files, errors (pure ASGI; bodies stream untouched).
 
-    HEADERS = [
-        (b"x-content-type-options", b"nosniff"),
-        (b"x-frame-options", b"DENY"),
-        (b"referrer-policy", b"same-origin"),
-    ]
+    The Content-Security-Policy allows no inline script and no inline event handler:
+    page behaviour lives in /static/js (tests/test_headers.py scans the templates).
+    Styles may be inline (`style=` attributes, htmx's indicator style). The API
+    reference (/docs, /redoc) is FastAPI's page, bootstrapped by an inline script from
+    a CDN; it has no user content and gets its own policy. HSTS only where the base
+    URL is https. A header the route set itself is left as it is.
+    """
 
-    def __init__(self, app) -> None:
+    CSP = (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+        "media-src 'self' blob:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+    DOCS_CSP = (
+        "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+        "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+        "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+    DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+    HSTS = b"max-age=31536000"
+
+    def __init__(self, app, *, hsts: bool = False) -> None:
         self.app = app
+        common = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"same-origin"),
+        ] + ([(b"strict-transport-security", self.HSTS)] if hsts else [])
+        self.headers = common + [(b"content-security-policy", self.CSP.encode())]
+        self.docs_headers = common + [(b"content-security-policy", self.DOCS_CSP.encode())]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        extra = self.docs_headers if scope.get("path") in self.DOCS_PATHS else self.headers
 
         async def _send(message):
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + self.HEADERS
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                message["headers"] = headers + [(k, v) for k, v in extra if k not in present]
             await send(message)
 
         return await self.app(scope, receive, _send)
@@ -116,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sessionmaker = session_factory(engine_for(settings.database_url))
     install_error_handlers(app)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
     for router in API_ROUTERS + PAGE_ROUTERS:
         app.include_router(router)

@@ -201,7 +201,7 @@
     d.headers["X-CSRF-Token"] = token;
   });
 
-  /* ---- 5. Small form helpers (opt-in, no inline JS needed) -------------- */
+  /* ---- 5. Small form helpers (opt-in; the CSP allows no inline JS) ------- */
   // <form data-confirm="Remove Ada?">: ask first. <select data-autosubmit>: submit on change.
   document.addEventListener("submit", function (evt) {
     var form = evt.target;
@@ -213,6 +213,12 @@
     if (el && el.hasAttribute && el.hasAttribute("data-autosubmit") && el.form) {
       if (el.form.requestSubmit) el.form.requestSubmit(); else el.form.submit();
     }
+  });
+
+  // <input data-select-on-click readonly>: a click selects the whole value (an invitation link, a token).
+  document.addEventListener("click", function (evt) {
+    var el = evt.target;
+    if (el && el.hasAttribute && el.hasAttribute("data-select-on-click") && el.select) el.select();
   });
 
   /* ---- Start ------------------------------------------------------------ */
