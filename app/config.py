@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     # the header is ignored and the client is the TCP peer (app/deps.py client_key).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Instance quotas: defaults until the admin sets them on /admin (app/generation/quotas.py).
+    quota_project_gpu_s_month: int = Field(default=36_000, ge=0)  # per project, calendar month (UTC)
+    quota_user_gpu_s_day: int = Field(default=7_200, ge=0)  # per person, day (UTC), across projects
+    quota_rush: Literal["admins", "owners", "everyone"] = "admins"  # who may queue at rush priority
+    quota_count_cpu: bool = False  # whether CPU engines' seconds (the animatic) count too
+
     upload_max_bytes: int = 25 * 1024 * 1024
     image_max_pixels: int = 40_000_000
     lora_max_bytes: int = 1024 * 1024 * 1024

@@ -28,10 +28,12 @@ from app.characters.models import CharacterVersion
 from app.db import queue_after_commit, utcnow
 from app.errors import Conflict, Invalid, NotFound, TooMany
 from app.events import publish_after_commit
+from app.generation import quotas
 from app.generation.models import ACTIVE, FINISHED, PRIORITIES, GenerationJob, Take
 from app.projects.models import Project
 from app.storyboard.camera import Camera, Lighting
 from app.storyboard.models import Scene, Shot
+from app.system.service import quotas as instance_quotas
 from workers.engines.registry import ModelInfo, UnknownModel, get_model
 from workers.spec import CastMember, RenderSpec
 
@@ -231,25 +233,29 @@ def estimate_seconds(db: Session, *, spec: RenderSpec) -> float:
     return round(steps * units * rate + units * encode + OVERHEAD_S, 2)
 
 
-def charged(model_id: str) -> bool:
-    """Whether jobs of the model spend the project's GPU budget (CPU engines such as the animatic do not)."""
+def charged(model_id: str, *, count_cpu: bool = False) -> bool:
+    """Whether jobs of the model spend budgets and quotas: accelerated ones always, CPU engines (the animatic)
+    only where the instance counts CPU seconds (`Quotas.count_cpu`)."""
+    if count_cpu:
+        return True
     try:
         return get_model(model_id).accelerated
     except UnknownModel:
         return True
 
 
-def _reserved(db: Session, *, project_id: int) -> float:
+def _reserved(db: Session, *, project_id: int, count_cpu: bool = False) -> float:
     """Estimated seconds still to come from the project's queued and running jobs on budgeted models."""
     rows = db.execute(select(GenerationJob.model, GenerationJob.estimate_s, GenerationJob.progress).where(
         GenerationJob.project_id == project_id, GenerationJob.status.in_(ACTIVE)))  # fmt: skip
-    return sum(est * (1 - (prog or 0)) for model, est, prog in rows if charged(model))
+    return sum(est * (1 - (prog or 0)) for model, est, prog in rows if charged(model, count_cpu=count_cpu))
 
 
-def _check_budget(db: Session, *, project: Project, model: ModelInfo, estimate: float) -> None:
-    if not model.accelerated:
+def _check_budget(db: Session, *, project: Project, model: ModelInfo, estimate: float, count_cpu: bool) -> None:
+    """The project's own budget (its owner's brake; the instance quotas are checked in `quotas`)."""
+    if not charged(model.id, count_cpu=count_cpu):
         return
-    reserved = _reserved(db, project_id=project.id)
+    reserved = _reserved(db, project_id=project.id, count_cpu=count_cpu)
     left = project.gpu_budget_s - project.gpu_used_s - reserved
     if estimate > left:
         held = f", {math.ceil(reserved)} s held by queued jobs" if reserved >= 1 else ""
@@ -315,9 +321,16 @@ def _check_rate(db: Session, *, actor: User | None) -> None:
 def _create(db: Session, *, actor: User | None, shot: Shot, project: Project, spec: RenderSpec, note: str,
             priority: str, retry_of: GenerationJob | None = None) -> GenerationJob:
     _check_rate(db, actor=actor)
+    quota = instance_quotas(db)
+    if priority == "rush" and not quotas.may_rush(db, quota=quota, project=project, actor=actor):
+        if retry_of is None:
+            quotas.check_rush(db, quota=quota, project=project, actor=actor)
+        priority, note = "normal", "; ".join(filter(None, [note, quotas.rush_note(quota)]))
     model = get_model(spec.model)
     estimate = estimate_seconds(db, spec=spec)
-    _check_budget(db, project=project, model=model, estimate=estimate)
+    _check_budget(db, project=project, model=model, estimate=estimate, count_cpu=quota.count_cpu)
+    if charged(model.id, count_cpu=quota.count_cpu):
+        quotas.check_quotas(db, quota=quota, project=project, actor=actor, estimate=estimate)
     now = utcnow()
     job = GenerationJob(
         project_id=project.id, shot_id=shot.id, requested_by_id=actor.id if actor else None, model=model.id,
@@ -590,7 +603,7 @@ def finish(db: Session, *, job_id: int, task_id: str | None, status: str, error:
         job.note = note
     if timings:
         job.timings = {**(job.timings or {}), **timings}
-    gpu = round(worker_s, 3) if charged(job.model) else 0.0
+    gpu = round(worker_s, 3) if charged(job.model, count_cpu=instance_quotas(db).count_cpu) else 0.0
     job.gpu_seconds = round((job.gpu_seconds or 0) + gpu, 3)
     if gpu:
         db.execute(update(Project).where(Project.id == job.project_id)

@@ -12,7 +12,7 @@ class ProjectCreate(BaseModel):
     width: int | None = Field(default=None, ge=64, le=4096)
     height: int | None = Field(default=None, ge=64, le=4096)
     default_model: str | None = Field(default=None, max_length=64)
-    gpu_budget_s: int | None = Field(default=None, ge=0)
+    gpu_budget_s: int | None = Field(default=None, ge=0, strict=True)  # at most what the instance quota allows
 
 
 class ProjectUpdate(BaseModel):
@@ -24,7 +24,7 @@ class ProjectUpdate(BaseModel):
     width: int | None = Field(default=None, ge=64, le=4096)
     height: int | None = Field(default=None, ge=64, le=4096)
     default_model: str | None = Field(default=None, max_length=64)
-    gpu_budget_s: int | None = Field(default=None, ge=0)
+    gpu_budget_s: int | None = Field(default=None, ge=0, strict=True)  # at most what the instance quota allows
 
 
 class ProjectRead(BaseModel):

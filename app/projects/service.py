@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,12 +18,14 @@ from app.db import utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.permissions import ROLE_LABELS, Role, grant_refusal, removal_refusal, role_change_refusal
 from app.projects.models import Invitation, Membership, Project
+from app.system.service import quotas as instance_quotas
 
 # The generation registry (workers/engines) owns the real list; these are the ids it ships with.
 MODEL_CHOICES = ("animatic", "ltx", "wan")
 FPS_CHOICES = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0)
 MAX_SIDE = 4096
 MAX_BUDGET_S = 10_000_000
+DEFAULT_BUDGET_S = 3600  # a new project's budget, where the instance quota allows it
 PROJECT_FIELDS = ("name", "description", "fps", "width", "height", "default_model", "gpu_budget_s")
 
 
@@ -64,12 +67,43 @@ def _clean_project_fields(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def default_budget(db: Session) -> int:
+    """A new project's GPU budget: DEFAULT_BUDGET_S, or the instance's monthly project quota if that is less."""
+    return min(DEFAULT_BUDGET_S, instance_quotas(db).project_gpu_s_month)
+
+
+def budget_ceiling(db: Session, *, project: Project | None) -> int:
+    """The most a budget may be raised to: what the project has used plus one month of the instance quota.
+
+    The budget is the project's own brake over its life; the quota is the admin's per month. A budget
+    never promises more than the quota can give in a month, and it can follow the project month by month.
+    """
+    used = math.ceil(project.gpu_used_s or 0) if project is not None else 0
+    return used + instance_quotas(db).project_gpu_s_month
+
+
+def _check_budget_raise(db: Session, *, project: Project | None, budget: int) -> None:
+    """Lowering a budget is always allowed; raising it stops at `budget_ceiling` (422 naming the quota)."""
+    if project is not None and budget <= project.gpu_budget_s:
+        return
+    ceiling = budget_ceiling(db, project=project)
+    if budget > ceiling:
+        quota = instance_quotas(db).project_gpu_s_month
+        used = f"what the project has used ({ceiling - quota:,} s) plus " if ceiling > quota else ""
+        raise Invalid(f"the GPU budget can be at most {ceiling:,} s: {used}this Slate's quota of {quota:,} "
+                      f"GPU-seconds a project a month (the admin sets it)", field="gpu_budget_s")  # fmt: skip
+
+
 def create_project(db: Session, *, actor: User, name: str, **fields: Any) -> Project:
     """Create a project; its creator becomes the owner."""
     unknown = set(fields) - set(PROJECT_FIELDS)
     if unknown:
         raise Invalid(f"unknown field(s): {', '.join(sorted(unknown))}")
     values = _clean_project_fields({"name": name, **{k: v for k, v in fields.items() if v is not None}})
+    if "gpu_budget_s" in values:
+        _check_budget_raise(db, project=None, budget=values["gpu_budget_s"])
+    else:
+        values["gpu_budget_s"] = default_budget(db)
     project = Project(created_by_id=actor.id, **values)
     db.add(project)
     db.flush()
@@ -108,6 +142,8 @@ def update_project(db: Session, *, actor: User, project: Project, changes: dict[
     if unknown:
         raise Invalid(f"unknown field(s): {', '.join(sorted(unknown))}")
     values = _clean_project_fields(changes)
+    if "gpu_budget_s" in values:
+        _check_budget_raise(db, project=project, budget=values["gpu_budget_s"])
     diff = {k: v for k, v in values.items() if getattr(project, k) != v}
     for key, value in diff.items():
         setattr(project, key, value)
@@ -358,7 +394,7 @@ def seed_demo(db: Session, *, owner: User | None = None) -> Project | None:
     if existing is not None:
         return None
     project = Project(name=DEMO_NAME, description=DEMO_DESCRIPTION, fps=24.0, width=1280, height=720,
-                      default_model="animatic", gpu_budget_s=3600, is_demo=True,
+                      default_model="animatic", gpu_budget_s=default_budget(db), is_demo=True,
                       created_by_id=owner.id if owner else None)  # fmt: skip
     db.add(project)
     db.flush()

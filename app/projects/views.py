@@ -57,10 +57,15 @@ def projects_page(request: Request, db: DB, user: CurrentUser):
     return render(request, "projects/list.html", {"projects": service.list_projects(db, user=user)})
 
 
+def _budget_ctx(db: DB, project=None) -> dict:
+    """The budget field's default and ceiling (the instance quota decides both)."""
+    return {"default_budget": service.default_budget(db), "budget_ceiling": service.budget_ceiling(db, project=project)}
+
+
 @router.get("/projects/new")
-def new_project_page(request: Request, user: CurrentUser):
+def new_project_page(request: Request, db: DB, user: CurrentUser):
     return render(request, "projects/new.html", {"values": {}, "models": service.MODEL_CHOICES,
-                                                  "fps_choices": service.FPS_CHOICES})  # fmt: skip
+                  "fps_choices": service.FPS_CHOICES, **_budget_ctx(db)})  # fmt: skip
 
 
 @router.post("/projects")
@@ -81,7 +86,8 @@ def create_project(
     except DomainError as exc:
         db.rollback()
         return render(request, "projects/new.html", {"values": values, "error": exc.detail, "field": exc.field,
-                      "models": service.MODEL_CHOICES, "fps_choices": service.FPS_CHOICES}, exc.status_code)  # fmt: skip
+                      "models": service.MODEL_CHOICES, "fps_choices": service.FPS_CHOICES, **_budget_ctx(db)},
+                      exc.status_code)  # fmt: skip
     return redirect(f"/projects/{project.id}", flash=f"Project “{project.name}” created.", request=request)
 
 
@@ -100,11 +106,12 @@ def activity_fragment(request: Request, db: DB, ctx: View, before: int | None = 
 
 
 @router.get("/projects/{project_id}/settings")
-def settings_page(request: Request, ctx: Edit):
+def settings_page(request: Request, db: DB, ctx: Edit):
     p = ctx.project
     values = {k: getattr(p, k) for k in service.PROJECT_FIELDS}
     return render(request, "projects/settings.html", {"ctx": ctx, "project": p, "values": values,
-                  "models": service.MODEL_CHOICES, "fps_choices": service.FPS_CHOICES})  # fmt: skip
+                  "models": service.MODEL_CHOICES, "fps_choices": service.FPS_CHOICES,
+                  **_budget_ctx(db, p)})  # fmt: skip
 
 
 @router.post("/projects/{project_id}/settings")
@@ -130,7 +137,7 @@ def save_settings(
         db.rollback()
         return render(request, "projects/settings.html", {"ctx": ctx, "project": ctx.project, "values": values,
                       "error": exc.detail, "field": exc.field, "models": service.MODEL_CHOICES,
-                      "fps_choices": service.FPS_CHOICES}, exc.status_code)  # fmt: skip
+                      "fps_choices": service.FPS_CHOICES, **_budget_ctx(db, ctx.project)}, exc.status_code)  # fmt: skip
     return redirect(f"/projects/{ctx.project.id}", flash="Settings saved.", request=request)
 
 

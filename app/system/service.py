@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +15,8 @@ from app.errors import Invalid, NotFound
 from app.system.models import InstanceSetting, WorkerProbe
 
 SIGNUP_MODES = ("open", "invite")
+RUSH_POLICIES = ("admins", "owners", "everyone")  # owners: a project's owners and directors (and admins)
+QUOTA_MAX_S = 100_000_000  # a sanity bound on a quota field, not a policy
 
 
 def get_value(db: Session, *, key: str, default: Any = None) -> Any:
@@ -40,6 +43,50 @@ def set_signup_mode(db: Session, *, mode: str) -> None:
     if mode not in SIGNUP_MODES:
         raise Invalid(f"sign-up mode must be one of {', '.join(SIGNUP_MODES)}", field="signup_mode")
     set_value(db, key="signup_mode", value=mode)
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """The instance's limits on generation, as in force now (app/generation/quotas.py applies them)."""
+
+    project_gpu_s_month: int  # GPU-seconds a project may use in a calendar month (UTC)
+    user_gpu_s_day: int  # GPU-seconds one person may use in a day (UTC), across projects
+    rush: str  # who may queue at rush priority: one of RUSH_POLICIES
+    count_cpu: bool  # whether CPU engines' seconds count against budgets and quotas
+
+
+def quota_defaults() -> Quotas:
+    """The quotas of the environment (SLATE_QUOTA_*), in force where the admin has not chosen."""
+    s = get_settings()
+    return Quotas(project_gpu_s_month=s.quota_project_gpu_s_month, user_gpu_s_day=s.quota_user_gpu_s_day,
+                  rush=s.quota_rush, count_cpu=s.quota_count_cpu)  # fmt: skip
+
+
+def quotas(db: Session) -> Quotas:
+    """The quotas in force: each the admin's choice on /admin, else its SLATE_QUOTA_* setting."""
+    defaults = asdict(quota_defaults())
+    return Quotas(**{name: get_value(db, key=f"quota_{name}", default=value) for name, value in defaults.items()})
+
+
+def _quota_seconds(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= QUOTA_MAX_S:
+        raise Invalid(f"{field.replace('_', ' ')} must be a whole number of seconds from 0 to {QUOTA_MAX_S:,}",
+                      field=field)  # fmt: skip
+    return value
+
+
+def set_quotas(db: Session, *, project_gpu_s_month: Any, user_gpu_s_day: Any, rush: Any, count_cpu: Any) -> Quotas:
+    """Change the instance quotas: every value is checked before any is written, so a bad one changes nothing."""
+    if rush not in RUSH_POLICIES:
+        raise Invalid(f"rush must be one of {', '.join(RUSH_POLICIES)}", field="rush")
+    if not isinstance(count_cpu, bool):
+        raise Invalid("count_cpu must be true or false", field="count_cpu")
+    chosen = Quotas(project_gpu_s_month=_quota_seconds(project_gpu_s_month, "project_gpu_s_month"),
+                    user_gpu_s_day=_quota_seconds(user_gpu_s_day, "user_gpu_s_day"), rush=rush,
+                    count_cpu=count_cpu)  # fmt: skip
+    for name, value in asdict(chosen).items():
+        set_value(db, key=f"quota_{name}", value=value)
+    return chosen
 
 
 def request_probe(db: Session, *, actor: User, queue: str = "default") -> WorkerProbe:
