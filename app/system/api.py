@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
+
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
@@ -27,6 +30,36 @@ class ProbeRead(BaseModel):
 
 class SignupMode(BaseModel):
     signup_mode: str
+
+
+class QuotasBody(BaseModel):
+    """The instance quotas (every field: PUT replaces them all)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    project_gpu_s_month: int
+    user_gpu_s_day: int
+    rush: Literal["admins", "owners", "everyone"]
+    count_cpu: bool
+
+
+class QuotasRead(QuotasBody):
+    defaults: dict[str, int | str | bool]  # the SLATE_QUOTA_* values, in force where the admin has not chosen
+
+
+def _quotas_read(db) -> QuotasRead:
+    return QuotasRead(**asdict(service.quotas(db)), defaults=asdict(service.quota_defaults()))
+
+
+@router.get("/quotas", response_model=QuotasRead)
+def get_quotas(db: DB, admin: AdminUser):
+    return _quotas_read(db)
+
+
+@router.put("/quotas", response_model=QuotasRead)
+def put_quotas(body: QuotasBody, db: DB, admin: AdminUser):
+    service.set_quotas(db, **body.model_dump())
+    return _quotas_read(db)
 
 
 @router.post("/probes", status_code=202, response_model=ProbeRead)

@@ -1,4 +1,4 @@
-"""Pages: instance administration (admins): who may sign up, accounts, the worker round trip."""
+"""Pages: instance administration (admins): who may sign up, generation quotas, accounts, the worker round trip."""
 
 from __future__ import annotations
 
@@ -8,16 +8,52 @@ from fastapi import APIRouter, Form, Request
 
 from app.auth.service import list_users, set_user_active
 from app.deps import DB, AdminUser
+from app.errors import DomainError, Invalid
+from app.generation.quotas import top_projects
 from app.system import service
 from app.web import redirect, render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
+def _admin_ctx(db: DB, **extra) -> dict:
+    quota = service.quotas(db)
+    return {"users": list_users(db), "mode": service.signup_mode(db), "probes": service.recent_probes(db),
+            "quota": quota, "quota_defaults": service.quota_defaults(), "rush_policies": service.RUSH_POLICIES,
+            "top_projects": top_projects(db, quota=quota), **extra}  # fmt: skip
+
+
 @router.get("/admin")
 def admin_page(request: Request, db: DB, admin: AdminUser):
-    return render(request, "system/admin.html", {"users": list_users(db), "mode": service.signup_mode(db),
-                  "probes": service.recent_probes(db)})  # fmt: skip
+    return render(request, "system/admin.html", _admin_ctx(db))
+
+
+def _seconds(value: str, field: str) -> int:
+    text = value.strip().replace(",", "").replace("_", "")
+    if not text.isascii() or not text.isdigit():
+        raise Invalid(f"{field.replace('_', ' ')} must be a whole number of seconds", field=field)
+    return int(text)
+
+
+@router.post("/admin/quotas")
+def set_quotas(
+    request: Request, db: DB, admin: AdminUser,
+    project_gpu_s_month: Annotated[str, Form(max_length=20)],
+    user_gpu_s_day: Annotated[str, Form(max_length=20)],
+    rush: Annotated[str, Form(max_length=20)],
+    count_cpu: Annotated[str, Form(max_length=5)] = "",
+):  # fmt: skip
+    form = {"project_gpu_s_month": project_gpu_s_month, "user_gpu_s_day": user_gpu_s_day, "rush": rush,
+            "count_cpu": count_cpu == "1"}  # fmt: skip
+    try:
+        service.set_quotas(db, project_gpu_s_month=_seconds(project_gpu_s_month, "project_gpu_s_month"),
+                           user_gpu_s_day=_seconds(user_gpu_s_day, "user_gpu_s_day"), rush=rush,
+                           count_cpu=count_cpu == "1")  # fmt: skip
+    except DomainError as exc:
+        db.rollback()
+        return render(request, "system/admin.html", _admin_ctx(db, quota_error=exc.detail, quota_field=exc.field,
+                      quota_form=form), exc.status_code)  # fmt: skip
+    return redirect("/admin", flash="Quotas saved.", request=request)
 
 
 @router.post("/admin/signup-mode")
