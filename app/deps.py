@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from app.auth import security
 from app.auth.models import User, UserSession
 from app.auth.service import session_for_token, user_for_api_token
 from app.config import get_settings
@@ -30,6 +31,17 @@ SESSION_COOKIE = "slate_session"
 CSRF_COOKIE = "slate_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_PURPOSE = "signed-out-csrf"
+
+
+def new_signed_out_csrf() -> str:
+    """A signed-out browser's double-submit token (the `slate_csrf` cookie and the form field), signed with the
+    instance secret: a value an attacker plants in the cookie is refused. Tests of anonymous forms use it too."""
+    return security.signed_token(secret=get_settings().resolved_secret_key(), purpose=CSRF_PURPOSE)
+
+
+def signed_out_csrf_ok(token: str) -> bool:
+    return security.signed_token_ok(token, secret=get_settings().resolved_secret_key(), purpose=CSRF_PURPOSE)
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -116,14 +128,15 @@ async def csrf_protect(request: Request, principal: OptionalPrincipal) -> None:
     elif request.url.path.startswith("/api/") and SESSION_COOKIE not in request.cookies:
         return  # anonymous API call from a script: nothing ambient to protect
     else:
-        expected = request.cookies.get(CSRF_COOKIE, "")
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        expected = cookie if signed_out_csrf_ok(cookie) else ""  # a value this server did not sign is no token
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
         form = await request.form()
         sent = str(form.get("csrf_token", ""))
-    if not expected or not sent or not hmac.compare_digest(expected, sent):
+    if not expected or not sent or not hmac.compare_digest(expected.encode(), sent.encode()):
         raise Forbidden("the form expired or came from another site (CSRF check failed); reload the page and try again")
 
 

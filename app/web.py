@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -44,11 +43,13 @@ def csrf_token(request: Request) -> str:
     principal = getattr(request.state, "principal", None)
     if principal is not None and principal.csrf_token is not None:
         return principal.csrf_token
-    from app.deps import CSRF_COOKIE
+    from app.deps import CSRF_COOKIE, new_signed_out_csrf, signed_out_csrf_ok
 
-    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    token = request.cookies.get(CSRF_COOKIE)
+    if not token or not signed_out_csrf_ok(token):  # none yet, or one this server did not sign: a new one
+        token = getattr(request.state, "new_csrf", None)
     if not token:
-        token = secrets.token_urlsafe(32)
+        token = new_signed_out_csrf()
         request.state.new_csrf = token
     return token
 
