@@ -8,17 +8,19 @@ Files are written to a temporary name in the target folder and renamed into plac
 half a video.
 
 Frames are numpy arrays, uint8, RGB: one clip is (frames, height, width, 3), one frame is (height, width, 3).
+A take can also arrive as it is rendered, as an iterable of frames or chunks of frames (`encode_mp4`,
+`encode_take`): the encoder then holds one chunk at a time, and `encode_take` picks the poster, the
+filmstrip tiles and the last frame on the way, so a take's whole frame array never exists.
 """
 
 from __future__ import annotations
 
 import contextlib
-
 import io
 import math
 import os
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -202,19 +204,117 @@ class _H264Writer:
         self.tmp.unlink(missing_ok=True)
 
 
+def _check_frame(rgb: np.ndarray) -> np.ndarray:
+    if rgb.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 RGB, not {rgb.dtype}")
+    if rgb.ndim != 3 or rgb.shape[-1] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise ValueError(f"a frame must have the shape (height, width, 3), not {rgb.shape}")
+    return rgb
+
+
+def iter_frames(source: Frames | Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Frames (height, width, 3) one by one from a clip (T, H, W, 3) or an iterable of frames and chunks (k, H, W, 3).
+
+    An iterable is read as it goes (a generator is never drawn ahead), so a rendering engine's chunks pass
+    straight through; each frame is checked for dtype and shape.
+    """
+    if isinstance(source, np.ndarray):
+        yield from _check_frames(source)
+        return
+    for item in source:
+        item = np.asarray(item)
+        if item.ndim == 4:
+            for rgb in item:
+                yield _check_frame(rgb)
+        else:
+            yield _check_frame(item)
+
+
 def encode_mp4(
-    frames: Frames, *, fps: float | Fraction, path: str | os.PathLike[str], crf: int = 18, preset: str = "medium"
+    frames: Frames | Iterable[np.ndarray], *, fps: float | Fraction, path: str | os.PathLike[str], crf: int = 18,
+    preset: str = "medium",
 ) -> VideoInfo:
-    """Encode RGB frames (T, H, W, 3) uint8 to an H.264 High / yuv420p / faststart MP4 at `path`, atomically."""
-    frames = _check_frames(frames)
-    writer = _H264Writer(Path(path), width=frames.shape[2], height=frames.shape[1], fps=fps, crf=crf, preset=preset)
+    """Encode RGB frames to an H.264 High / yuv420p / faststart MP4 at `path`, atomically.
+
+    `frames` is a clip (T, H, W, 3) uint8 or an iterable of frames (H, W, 3) and chunks (k, H, W, 3), read
+    as it is encoded; the size is the first frame's.
+    """
+    return _encode(iter_frames(frames), fps=fps, path=path, crf=crf, preset=preset)
+
+
+def _encode(frames: Iterator[np.ndarray], *, fps: float | Fraction, path: str | os.PathLike[str], crf: int,
+            preset: str, seen: Callable[[int, np.ndarray], None] | None = None) -> VideoInfo:
+    """Encode frames as they come; `seen(i, rgb)`, if given, is called with each frame after it is written."""
+    rgb = next(frames, None)  # one name for the frame in hand, so no earlier chunk stays referenced
+    if rgb is None:
+        raise ValueError("there are no frames to encode")
+    writer = _H264Writer(Path(path), width=rgb.shape[1], height=rgb.shape[0], fps=fps, crf=crf, preset=preset)
     try:
-        for rgb in frames:
+        while rgb is not None:
             writer.write(rgb)
+            if seen is not None:
+                seen(writer.count - 1, rgb)
+            rgb = next(frames, None)
     except BaseException:
         writer.abort()
         raise
     return writer.finish()
+
+
+@dataclass(frozen=True)
+class TakeMedia:
+    """A take's files: the video and, picked while it was encoded, its poster, filmstrip and last frame."""
+
+    video: VideoInfo
+    poster_jpeg: bytes
+    filmstrip_jpeg: bytes
+    filmstrip: dict  # the geometry of `filmstrip_jpeg`
+    last_frame_png: bytes
+
+
+def encode_take(
+    frames: Frames | Iterable[np.ndarray], *, count: int, fps: float | Fraction, path: str | os.PathLike[str],
+    crf: int = 18, preset: str = "medium", tiles: int = 10, tile_height: int = 90, poster_max_side: int = 1280,
+) -> TakeMedia:
+    """Encode a take of `count` frames (a clip or frames and chunks as they are rendered) with its poster, filmstrip
+    and last frame, in one pass: memory holds one chunk, one poster frame and the small filmstrip tiles.
+
+    The same bytes as `encode_mp4`, `poster_jpeg`, `filmstrip_jpeg` and `last_frame_png` of the whole clip; a
+    source with another number of frames than `count` is an error (the partial video is thrown away).
+    """
+    if count < 1:
+        raise ValueError(f"a take has at least one frame, not {count}")
+    if tiles < 1 or tile_height < 1:
+        raise ValueError(f"tiles and tile_height must be at least 1 (got {tiles}, {tile_height})")
+    poster_at = count // 3
+    strip_at = filmstrip_indices(count, tiles)
+    wanted = {index: column for column, index in enumerate(strip_at)}
+    picked: dict[str, object] = {"tiles": [None] * len(strip_at)}
+
+    def seen(i: int, rgb: np.ndarray) -> None:
+        if i >= count:
+            raise ValueError(f"the take was to have {count} frames; more came")
+        if i == 0:
+            height, width = rgb.shape[:2]
+            tile_width = max(1, round(tile_height * width / height))
+            if tile_width * len(strip_at) > JPEG_MAX_SIDE or tile_height > JPEG_MAX_SIDE:
+                raise ValueError(f"a filmstrip of {len(strip_at)} tiles of {tile_width}x{tile_height} is too wide "
+                                 "for a JPEG")  # fmt: skip
+            picked["tile_size"] = (tile_width, tile_height)
+        if i == poster_at:
+            picked["poster"] = _poster_image(rgb, poster_max_side)
+        if i in wanted:
+            picked["tiles"][wanted[i]] = _tile(rgb, picked["tile_size"])
+        if i == count - 1:
+            picked["last"] = rgb.copy()
+
+    info = _encode(iter_frames(frames), fps=fps, path=path, crf=crf, preset=preset, seen=seen)
+    if info.frames != count:
+        Path(info.path).unlink(missing_ok=True)
+        raise ValueError(f"the take was to have {count} frames; {info.frames} came")
+    strip, geometry = _filmstrip(picked["tiles"], picked["tile_size"], strip_at, count)
+    return TakeMedia(video=info, poster_jpeg=_jpeg(picked["poster"], POSTER_QUALITY), filmstrip_jpeg=strip,
+                     filmstrip=geometry, last_frame_png=_png(picked["last"]))  # fmt: skip
 
 
 def _decoded(path: str | os.PathLike[str]) -> Iterator[av.VideoFrame]:
@@ -246,6 +346,17 @@ def _jpeg(image: Image.Image, quality: int) -> bytes:
     return buf.getvalue()
 
 
+def _poster_image(rgb: np.ndarray, max_side: int) -> Image.Image:
+    if max_side < 1:
+        raise ValueError(f"max_side must be at least 1, not {max_side}")
+    image = Image.fromarray(rgb)
+    width, height = image.size
+    scale = max_side / max(width, height)
+    if scale < 1:
+        image = image.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.LANCZOS)
+    return image
+
+
 def poster_jpeg(frames, *, index: int | None = None, max_side: int = 1280) -> bytes:
     """A JPEG of one frame (default: the frame a third of the way in), scaled down to at most `max_side`."""
     frames = _as_frames(frames)
@@ -253,20 +364,36 @@ def poster_jpeg(frames, *, index: int | None = None, max_side: int = 1280) -> by
     index = count // 3 if index is None else index
     if not -count <= index < count:
         raise ValueError(f"frame {index} is outside the clip's {count} frames")
-    if max_side < 1:
-        raise ValueError(f"max_side must be at least 1, not {max_side}")
-    image = Image.fromarray(frames[index])
-    width, height = image.size
-    scale = max_side / max(width, height)
-    if scale < 1:
-        image = image.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.LANCZOS)
-    return _jpeg(image, POSTER_QUALITY)
+    return _jpeg(_poster_image(frames[index], max_side), POSTER_QUALITY)
 
 
 def filmstrip_indices(count: int, tiles: int) -> list[int]:
     """Evenly spaced frames for `tiles` tiles: tile i shows the middle frame of the i-th equal part of the clip."""
     n = min(tiles, count)
     return [min(count - 1, int((i + 0.5) * count / n)) for i in range(n)]
+
+
+def _tile(rgb: np.ndarray, size: tuple[int, int]) -> Image.Image:
+    return Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS)
+
+
+def _filmstrip(tiles: list, size: tuple[int, int], indices: list[int], count: int) -> tuple[bytes, dict]:
+    tile_width, tile_height = size
+    sprite = Image.new("RGB", (tile_width * len(tiles), tile_height))
+    for column, tile in enumerate(tiles):
+        sprite.paste(tile, (column * tile_width, 0))
+    geometry = {
+        "width": sprite.width,
+        "height": sprite.height,
+        "tile_width": tile_width,
+        "tile_height": tile_height,
+        "count": len(tiles),
+        "columns": len(tiles),
+        "rows": 1,
+        "frame_indices": indices,
+        "source_frames": count,
+    }
+    return _jpeg(sprite, FILMSTRIP_QUALITY), geometry
 
 
 def filmstrip_jpeg(frames, *, tiles: int = 10, tile_height: int = 90) -> tuple[bytes, dict]:
@@ -284,22 +411,14 @@ def filmstrip_jpeg(frames, *, tiles: int = 10, tile_height: int = 90) -> tuple[b
     indices = filmstrip_indices(count, tiles)
     if tile_width * len(indices) > JPEG_MAX_SIDE or tile_height > JPEG_MAX_SIDE:
         raise ValueError(f"a filmstrip of {len(indices)} tiles of {tile_width}x{tile_height} is too wide for a JPEG")
-    sprite = Image.new("RGB", (tile_width * len(indices), tile_height))
-    for column, index in enumerate(indices):
-        tile = Image.fromarray(frames[index]).resize((tile_width, tile_height), Image.Resampling.LANCZOS)
-        sprite.paste(tile, (column * tile_width, 0))
-    geometry = {
-        "width": sprite.width,
-        "height": sprite.height,
-        "tile_width": tile_width,
-        "tile_height": tile_height,
-        "count": len(indices),
-        "columns": len(indices),
-        "rows": 1,
-        "frame_indices": indices,
-        "source_frames": count,
-    }
-    return _jpeg(sprite, FILMSTRIP_QUALITY), geometry
+    size = (tile_width, tile_height)
+    return _filmstrip([_tile(frames[index], size) for index in indices], size, indices, count)
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def last_frame_png(path_or_frames) -> bytes:
@@ -310,12 +429,8 @@ def last_frame_png(path_or_frames) -> bytes:
             last = frame
         if last is None:
             raise ValueError(f"{path_or_frames} has no video frames")
-        rgb = last.to_ndarray(format="rgb24")
-    else:
-        rgb = _check_frames(path_or_frames)[-1]
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG")
-    return buf.getvalue()
+        return _png(last.to_ndarray(format="rgb24"))
+    return _png(_check_frames(path_or_frames)[-1])
 
 
 def _fit(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:

@@ -12,12 +12,14 @@ rule-of-thirds guides, the shot code and location, the camera line, the action, 
 their looks, and a frame counter (POV adds a vignette). The same spec and seed give the same
 frames; another seed gives another layout and texture. Cost: a take of 97 frames at 768x512 is
 about 0.5 s CPU for moves of scale and translation, about 1 s with a roll or the dolly-zoom warp.
+Memory: `stream` hands out each take in chunks of `CHUNK_FRAMES` frames, so a worker holds one
+take's scene and one chunk at a time however many takes and frames a job has.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -64,6 +66,8 @@ _HORIZON = {None: 0.45, Angle.eye: 0.45, Angle.high: 0.24, Angle.low: 0.72, Angl
 _DUTCH_DEGREES = 12.0
 _TEXT = (236, 236, 230)
 _DIM_TEXT = (190, 192, 190)
+
+CHUNK_FRAMES = 8  # frames handed to the encoder at a time: 8 x 1920x1080 RGB is 50 MB
 
 ProgressFn = Callable[[int, int], Any]
 CancelFn = Callable[[], bool]
@@ -160,36 +164,66 @@ class AnimaticEngine:
 
     def render(self, spec: RenderSpec, *, on_step: ProgressFn | None = None,
                should_cancel: CancelFn | None = None) -> list[np.ndarray]:
-        """One uint8 array (frames, height, width, 3) per seed in spec.seeds, in order.
+        """One uint8 array (frames, height, width, 3) per seed in spec.seeds, in order (all in memory: for
+        tests and small jobs; the render task uses `stream`).
 
         on_step(done, total) counts frames over all takes; should_cancel() is polled before each frame.
+        """
+        n, h, w = int(spec.frames), int(spec.height), int(spec.width)
+        takes: list[np.ndarray] = []
+        try:
+            for chunks in self.stream(spec, on_step=on_step, should_cancel=should_cancel):
+                frames = np.empty((n, h, w, 3), dtype=np.uint8)
+                i = 0
+                for chunk in chunks:
+                    frames[i : i + len(chunk)] = chunk
+                    i += len(chunk)
+                takes.append(frames)
+        except Canceled as exc:
+            raise Canceled(str(exc), takes=takes) from None
+        return takes
+
+    def stream(self, spec: RenderSpec, *, on_step: ProgressFn | None = None, should_cancel: CancelFn | None = None,
+               chunk_frames: int = CHUNK_FRAMES) -> Iterator[Iterator[np.ndarray]]:
+        """The takes of spec.seeds in order, each an iterator of chunks (at most `chunk_frames`, height, width, 3).
+
+        Memory: one take's scene and one chunk at a time, whatever the number of takes and frames. Each take
+        must be read to its end before the next one is asked for. on_step(done, total) counts frames over all
+        takes; should_cancel() is polled before each frame and raises `Canceled` (its `takes` is empty: the
+        caller has kept what it read). The spec is checked here, before anything is drawn.
         """
         w, h, n = int(spec.width), int(spec.height), int(spec.frames)
         if w < 1 or h < 1 or n < 1:
             raise ValueError(f"nothing to render at {w}x{h}, {n} frames")
+        if chunk_frames < 1:
+            raise ValueError(f"chunk_frames must be at least 1, not {chunk_frames}")
         cam = Camera.parse(spec.camera)
         light = Lighting.parse(spec.lighting)
         over = vcam.overscan(cam, frames=n, fps=spec.fps, aspect=w / h)
         src_size = (math.ceil(w * over), math.ceil(h * over))
         over = min(src_size[0] / w, src_size[1] / h)  # the source then holds the nominal frame pixel for pixel
         hud = _Overlay(spec, cam, (w, h))
-        total, done, takes = n * len(spec.seeds), 0, []
-        for seed in spec.seeds:
+        total = n * len(spec.seeds)
+        progress = {"done": 0}
+
+        def take(index: int, seed: int) -> Iterator[np.ndarray]:
             path = vcam.camera_path(cam, frames=n, fps=spec.fps, seed=seed)
             mode = vcam.resampling(path)
             scene = self._scene(spec, cam, light, seed, src_size, (w, h))
-            frames = np.empty((n, h, w, 3), dtype=np.uint8)
-            for i, tr in enumerate(path):
-                if should_cancel is not None and should_cancel():
-                    raise Canceled(f"canceled after {len(takes)} of {len(spec.seeds)} takes", takes=takes)
-                view = vcam.apply_transform(scene, tr, (w, h), overscan=over, mode=mode)
-                hud.draw(view, i)
-                frames[i] = np.asarray(view)
-                done += 1
-                if on_step is not None:
-                    on_step(done, total)
-            takes.append(frames)
-        return takes
+            for first in range(0, n, chunk_frames):
+                chunk = np.empty((min(chunk_frames, n - first), h, w, 3), dtype=np.uint8)
+                for j in range(len(chunk)):
+                    if should_cancel is not None and should_cancel():
+                        raise Canceled(f"canceled after {index} of {len(spec.seeds)} takes")
+                    view = vcam.apply_transform(scene, path[first + j], (w, h), overscan=over, mode=mode)
+                    hud.draw(view, first + j)
+                    chunk[j] = np.asarray(view)
+                    progress["done"] += 1
+                    if on_step is not None:
+                        on_step(progress["done"], total)
+                yield chunk
+
+        return (take(index, seed) for index, seed in enumerate(spec.seeds))
 
     # --- the scene -----------------------------------------------------------------------
 

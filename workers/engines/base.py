@@ -1,4 +1,11 @@
-"""Small things every engine shares."""
+"""Small things every engine shares, and the two ways an engine hands out takes.
+
+- `render(spec, *, on_step, should_cancel) -> list of arrays (frames, height, width, 3)`, one per seed: every
+  engine has it. A diffusers pipeline decodes a batch at once, so its output is what it is.
+- `stream(spec, *, on_step, should_cancel) -> iterator of takes, each an iterator of chunks (k, height, width, 3)`:
+  engines that draw frame by frame (the animatic) also have it, and the render task then encodes and stores
+  each take as it comes, holding one chunk at a time (`streams(engine)`).
+"""
 
 from __future__ import annotations
 
@@ -28,3 +35,8 @@ def snap(value: float, multiple: int, *, plus: int = 0, minimum: int | None = No
     if out < least:  # the smallest allowed value of the form multiple * n + plus
         out = least + (plus - least) % multiple
     return int(out)
+
+
+def streams(engine: Any) -> bool:
+    """Whether the engine hands out its takes chunk by chunk (`stream`) instead of a whole batch (`render`)."""
+    return callable(getattr(engine, "stream", None))
