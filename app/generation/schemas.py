@@ -5,22 +5,33 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 
 class GenerateRequest(BaseModel):
-    """POST /api/v1/shots/{shot_id}/generate."""
+    """POST /api/v1/shots/{shot_id}/generate.
+
+    Strict: a count is a JSON number and a switch is true or false, never a string ("5") or a boolean
+    for a number (true is not 1); a model, when given, is named (an empty name is a mistake, not "the default").
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    takes: int = Field(default=1, description="takes to render (1-16), one seed each")
+    takes: StrictInt = Field(default=1, description="takes to render (1-16), one seed each")  # range: the service
     model: str | None = Field(default=None, max_length=64,
-                              description="registry id; default: the shot's, else the project's")
-    seed: int | None = Field(default=None,
-                             description="seed of take 1, then seed+1, ... (default: the shot's, else random)")
+                              description="registry id; leave it out for the shot's, else the project's")
+    seed: StrictInt | None = Field(default=None,
+                                   description="seed of take 1, then seed+1, ... (default: the shot's, else random)")
     priority: Literal["normal", "rush"] = "normal"
-    continuity: bool = Field(default=False,
-                             description="start from the last frame of the previous shot's approved take")
+    continuity: StrictBool = Field(default=False,
+                                   description="start from the last frame of the previous shot's approved take")
+
+    @field_validator("model")
+    @classmethod
+    def _named(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("name a model (e.g. \"animatic\"), or leave model out for the shot's default")
+        return value
 
 
 class TakeRead(BaseModel):
