@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ from app.characters.models import CharacterVersion
 from app.db import queue_after_commit, utcnow
 from app.errors import Conflict, Invalid, NotFound, TooMany
 from app.events import publish_after_commit
+from app.generation import limits
 from app.generation import quotas
 from app.generation.models import ACTIVE, FINISHED, PRIORITIES, GenerationJob, Take
 from app.projects.models import Project
@@ -49,7 +51,8 @@ MEASURED = 20
 
 
 class JobSettings(BaseSettings):
-    """How jobs are watched (`SLATE_JOB_*`): heartbeats, when a job counts as lost, how often to look."""
+    """How jobs are watched and what one may ask (`SLATE_JOB_*`): heartbeats, when a job counts as lost, how often
+    to look, and the work limits of `app.generation.limits`."""
 
     model_config = SettingsConfigDict(env_prefix="SLATE_JOB_", env_file=".env", extra="ignore")
 
@@ -59,8 +62,15 @@ class JobSettings(BaseSettings):
     heartbeat_s: float = 10.0  # how often a running job's worker says it is alive
     progress_interval_s: float = 0.5  # progress writes and cancel checks, at most this often
     reconcile_s: float = 30.0  # how often the reconciler runs (beat, embedded timer)
-    max_takes: int = 16
+    max_takes: int = Field(default=16, ge=1)
     rate_per_minute: int = 30  # generation requests one person may make in a minute (0: no limit)
+    # work limits of every job on every engine (app/generation/limits.py): checked when a job is written
+    # and again by the worker before it renders
+    max_width: int = Field(default=1920, ge=2)  # pixels, after the model's snapping
+    max_height: int = Field(default=1920, ge=2)
+    max_duration_s: float = Field(default=20.0, gt=0)  # seconds of one take
+    max_take_megapixel_frames: float = Field(default=237.0, gt=0)  # width x height x frames / 1e6: 1280x720 x 257
+    max_job_megapixel_frames: float = Field(default=3790.0, gt=0)  # all takes of a job: 16 takes of 1280x720 x 257
 
 
 def job_settings() -> JobSettings:
@@ -200,6 +210,7 @@ def build_spec(db: Session, *, shot: Shot, model_id: str, takes: int, seed: int 
         dialogue=shot.dialogue or "", location=shot.location.name if shot.location else "", cast=cast,
         first_frame_key=first_frame,
     )  # fmt: skip
+    limits.check(spec, settings=job_settings())  # on what will be rendered: after the model's snapping
     return spec, "; ".join(notes)
 
 
@@ -418,6 +429,7 @@ def retry(db: Session, *, actor: User | None, job: GenerationJob) -> GenerationJ
         raise NotFound("the shot of this job is gone")
     project = _lock_project(db, job.project_id)
     spec = RenderSpec.from_dict(job.spec).with_seeds([job.seeds[i] for i in missing])
+    limits.check(spec, settings=job_settings())  # the limits of today, not of the day the job was written
     note = job.snap_note
     if len(missing) < job.takes:
         note = "; ".join(filter(None, [note, f"the {len(missing)} missing of {job.takes} takes of job {job.id}"]))

@@ -104,8 +104,9 @@ def test_takes_come_back_as_playable_h264(studio):
 
 def test_cancel_a_running_job_keeps_its_finished_takes(studio):
     api, h, shot, _ = studio
-    # 24 s at 256x192: about 0.6 s a take on the animatic, long enough to cancel in the second take
-    api.patch(f"/api/v1/shots/{shot['id']}", json={"duration_s": 24, "width": 256, "height": 192}, headers=h)
+    # 20 s (the longest take the work limits allow) at 256x192: about 0.5 s a take on the animatic, long enough
+    # to cancel in the second take
+    api.patch(f"/api/v1/shots/{shot['id']}", json={"duration_s": 20, "width": 256, "height": 192}, headers=h)
     job = api.post(f"/api/v1/shots/{shot['id']}/generate", json={"takes": 3, "model": "animatic"}, headers=h).json()
     state: dict = {}
 

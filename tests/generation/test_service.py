@@ -121,7 +121,8 @@ def test_bad_parameters_are_refused_and_nothing_is_written(db, owner, scene, kw,
     assert shot.status == "draft"
 
 
-def test_a_shot_too_long_for_the_model_is_refused(db, owner, scene):
+def test_a_shot_too_long_for_the_model_is_refused(db, owner, scene, monkeypatch):
+    monkeypatch.setenv("SLATE_JOB_MAX_DURATION_S", "60")  # past the work limit's 20 s (tests/generation/test_limits.py)
     shot = _shot(db, owner, scene, duration_s=60)  # 1440 frames; LTX renders at most 257
     with pytest.raises(Invalid, match="1440 frames.*at most 257") as err:
         _enqueue(db, owner, shot, model="ltx")
