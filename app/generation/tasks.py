@@ -4,12 +4,18 @@
 the worker is lost). It re-reads the job and claims it for its own message id, so a superseded
 or duplicated message never renders twice; it renders only the takes not stored yet (a job
 resumed after a worker died keeps its finished takes, and every take keeps the seed of its
-index), in one batch. While it runs, a heartbeat thread tells the reconciler the worker is alive;
-denoising steps write throttled progress (and live events) and poll for a cancel. Each take is
-encoded (H.264 MP4, poster, filmstrip, last frame), put in the media store and inserted once
-(unique per job and index). Out of memory: one more try with the engine's memory savings and
-smaller batches. Database or broker hiccups: Celery retries with backoff. Anything else fails
-the job with its message (`RenderTask.on_failure`).
+index). Before rendering, the worker checks the job against its own work limits
+(`app.generation.limits`): a job past them fails with the limit's message and nothing is drawn.
+Engines that stream (`stream`: the animatic) are encoded and stored take by take as their frames
+come, in chunks, so the worker holds one chunk and never a whole take; batch engines (diffusers)
+render the takes in one batch, then each is encoded and stored (and let go). While it runs, a
+heartbeat thread tells the reconciler the worker is alive; steps write throttled progress (and
+live events) and poll for a cancel. Each take is encoded (H.264 MP4, poster, filmstrip, last
+frame), put in the media store and inserted once (unique per job and index). Accelerator out of
+memory: one more try with the engine's memory savings and smaller batches. Database or broker
+hiccups: Celery retries with backoff. Anything else, MemoryError included, fails the job with a
+reason people can read (`RenderTask.on_failure`) and leaves the worker (and, in `slate up`, the
+web process around it) running: a MemoryError never reaches Celery, whose worker would stop.
 
 GPU workers load the models of the queues they consume when their process starts
 (`worker_process_init`), so the first job finds its model warm.
@@ -22,6 +28,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +39,12 @@ from celery.signals import worker_process_init
 from sqlalchemy.exc import OperationalError
 
 from app.db import utcnow
+from app.errors import Invalid
 from app.events import publish
-from app.generation import service
+from app.generation import limits, service
 from app.generation.service import Claim
 from workers.celery_app import celery, task_db
-from workers.engines.base import Canceled
+from workers.engines.base import Canceled, streams
 from workers.engines.loader import OutOfMemory
 from workers.engines.registry import get_model
 from workers.spec import RenderSpec
@@ -46,9 +54,17 @@ log = logging.getLogger("slate.generation")
 TRANSIENT = (OperationalError, redis.ConnectionError, redis.TimeoutError, kombu.exceptions.OperationalError)
 
 
+OUT_OF_MEMORY = ("the render ran out of memory on the worker; the job was stopped and the worker goes on: "
+                 "try fewer takes, a shorter shot or a smaller frame")
+
+
+class RenderFailed(Exception):
+    """A render that failed for a reason written for people (its text is the job's error as it is)."""
+
+
 def _error_text(exc: BaseException) -> str:
     text = str(exc).strip() or exc.__class__.__name__
-    return text if isinstance(exc, OutOfMemory) else f"{exc.__class__.__name__}: {text}"
+    return text if isinstance(exc, (OutOfMemory, RenderFailed)) else f"{exc.__class__.__name__}: {text}"
 
 
 class RenderTask(Task):
@@ -59,6 +75,18 @@ class RenderTask(Task):
             return
         with task_db() as db:
             service.finish(db, job_id=int(args[0]), task_id=task_id, status="failed", error=_error_text(exc))
+
+
+def _timed(chunks: Iterable[Any], waited: list[float]) -> Iterator[Any]:
+    """The chunks as they come, adding the seconds spent waiting for each (the engine rendering it) to waited[0]."""
+    it = iter(chunks)
+    while True:
+        t = time.perf_counter()
+        chunk = next(it, None)
+        waited[0] += time.perf_counter() - t
+        if chunk is None:
+            return
+        yield chunk
 
 
 class _Heartbeat:
@@ -139,13 +167,19 @@ class _Render:
         with _Heartbeat(self.job_id, self.task_id, self.cfg.heartbeat_s):
             if not self.remaining:
                 return self._finish("succeeded", render_s=0.0, encode_s=0.0, rendered=0, queue_wait=queue_wait)
+            spec = RenderSpec.from_dict(c.spec).with_seeds([c.seeds[i] for i in self.remaining])
+            try:
+                limits.check(spec, settings=self.cfg)  # the worker's own limits, before anything is loaded
+            except Invalid as exc:
+                return self._refuse(str(exc))
             from workers.engines import loader
 
             model = get_model(c.model)
             loaded_before = c.model in loader.loaded()
             engine = loader.get_engine(c.model)
             load_s = 0.0 if loaded_before else (loader.load_seconds(c.model) or 0.0)
-            spec = RenderSpec.from_dict(c.spec).with_seeds([c.seeds[i] for i in self.remaining])
+            if streams(engine):
+                return self._stream(engine, spec, model, queue_wait=queue_wait, load_s=load_s)
             render_start = time.perf_counter()
             try:
                 videos = self._render(engine, spec)
@@ -161,13 +195,44 @@ class _Render:
                                     queue_wait=queue_wait, load_s=load_s, render_start=render_start, engine=engine,
                                     steps=spec.steps, spec=spec)  # fmt: skip
             render_s = time.perf_counter() - render_start
-            encode_s = self._store(list(zip(self.remaining, videos, strict=True)), spec, model,
-                                   render_s / len(videos))  # fmt: skip
+            rendered = len(videos)
+            done = list(zip(self.remaining, videos, strict=True))
+            del videos  # `_store` lets each take go once it is stored
+            encode_s = self._store(done, spec, model, render_s / rendered)
             if self.superseded:
                 return "superseded"
-            return self._finish("succeeded", render_s=render_s, encode_s=encode_s, rendered=len(videos),
+            return self._finish("succeeded", render_s=render_s, encode_s=encode_s, rendered=rendered,
                                 queue_wait=queue_wait, load_s=load_s, render_start=render_start, engine=engine,
                                 steps=spec.steps, spec=spec)  # fmt: skip
+
+    def _refuse(self, reason: str) -> str:
+        """Fail a job past this worker's limits without rendering anything."""
+        with task_db() as db:
+            service.finish(db, job_id=self.job_id, task_id=self.task_id, status="failed",
+                           error=f"this worker does not render it: {reason}")  # fmt: skip
+        return "refused"
+
+    def _stream(self, engine: Any, spec: RenderSpec, model: Any, *, queue_wait: float, load_s: float) -> str:
+        """Render, encode and store take by take as the engine hands out frames: one chunk in memory at a time."""
+        c = self.claim
+        render_start = time.perf_counter()
+        render_s = encode_s = 0.0
+        stored = 0
+        status, note = "succeeded", None
+        try:
+            takes = engine.stream(spec, on_step=self.on_step, should_cancel=self.should_cancel)
+            for index, chunks in zip(self.remaining, takes, strict=True):
+                rendering, encoding = self._keep(index, chunks, spec, model, render_s=None)
+                render_s, encode_s, stored = render_s + rendering, encode_s + encoding, stored + 1
+        except Canceled:
+            if self.superseded:
+                return "superseded"
+            status, note = "canceled", f"stopped after {len(c.done) + stored} of {c.takes} takes"
+        if self.superseded:
+            return "superseded"
+        return self._finish(status, note=note, render_s=render_s, encode_s=encode_s, rendered=stored,
+                            queue_wait=queue_wait, load_s=load_s, render_start=render_start, engine=engine,
+                            steps=spec.steps, spec=spec)  # fmt: skip
 
     def _render(self, engine: Any, spec: RenderSpec) -> list:
         """One batch call; after an out-of-memory error, once more with memory savings and half the batch."""
@@ -192,43 +257,55 @@ class _Render:
                     engine.max_batch = before
 
     def _store(self, done: list[tuple[int, Any]], spec: RenderSpec, model: Any, render_share: float) -> float:
-        """Encode and store each finished take (publishing it as soon as it is in); returns the seconds spent."""
+        """Encode and store each rendered take (publishing it as soon as it is in, then letting it go); returns the
+        seconds spent."""
+        spent = 0.0
+        while done:
+            index, frames = done.pop(0)
+            spent += self._keep(index, frames, spec, model, render_s=render_share)[1]
+            del frames
+        return spent
+
+    def _keep(self, index: int, frames: Any, spec: RenderSpec, model: Any, *, render_s: float | None
+              ) -> tuple[float, float]:  # fmt: skip
+        """Encode take `index` (a clip, or chunks as the engine renders them: `render_s` None), put its files in the
+        media store, insert it once and publish it; returns (seconds rendering, seconds encoding and storing)."""
         from app.media.store import get_store
         from workers import media
 
         store = get_store()
         c = self.claim
-        spent = 0.0
+        waited = [0.0]  # seconds spent waiting for a streaming engine's chunks: rendering, not encoding
+        started = time.perf_counter()
+        source = _timed(frames, waited) if render_s is None else frames
+        with tempfile.TemporaryDirectory(prefix="slate-take-") as tmp:
+            count = spec.frames if render_s is None else len(frames)  # a batch engine's take is what it is
+            out = media.encode_take(source, count=count, fps=spec.fps, path=Path(tmp) / "take.mp4")
+            video_key, _ = store.put(out.video.path.read_bytes(), "mp4")
+        poster_key, _ = store.put(out.poster_jpeg, "jpg")
+        strip_key, _ = store.put(out.filmstrip_jpeg, "jpg")
+        last_key, _ = store.put(out.last_frame_png, "png")
+        rendering = waited[0] if render_s is None else render_s
+        encode_s = time.perf_counter() - started - waited[0]
+        gpu = round(rendering + encode_s, 3) if service.charged(c.model) else 0.0
         conditioning = {"first_frame": spec.first_frame_key, "last_frame": spec.last_frame_key,
                         "references": [k for m in spec.cast for k in (m.reference_keys or [])]
                         if model.supports("references") else [],
                         "loras": [{"name": m.name, **(m.lora or {})} for m in spec.cast if m.lora]}  # fmt: skip
-        for index, frames in done:
-            started = time.perf_counter()
-            with tempfile.TemporaryDirectory(prefix="slate-take-") as tmp:
-                info = media.encode_mp4(frames, fps=spec.fps, path=Path(tmp) / "take.mp4")
-                video_key, _ = store.put(info.path.read_bytes(), "mp4")
-            poster_key, _ = store.put(media.poster_jpeg(frames), "jpg")
-            strip, geometry = media.filmstrip_jpeg(frames)
-            strip_key, _ = store.put(strip, "jpg")
-            last_key, _ = store.put(media.last_frame_png(frames), "png")
-            encode_s = time.perf_counter() - started
-            spent += encode_s
-            gpu = round(render_share + encode_s, 3) if service.charged(c.model) else 0.0
-            values = dict(
-                compiled_prompt=spec.prompt, negative_prompt=spec.negative_prompt, frames=int(frames.shape[0]),
-                fps=spec.fps, width=info.width, height=info.height, video_key=video_key, poster_key=poster_key,
-                filmstrip_key=strip_key, last_frame_key=last_key, filmstrip=geometry, conditioning=conditioning,
-                timings={"render_s": round(render_share, 4), "encode_s": round(encode_s, 4), "worker": self.worker},
-                gpu_seconds=gpu,
-            )  # fmt: skip
-            with task_db() as db:
-                take = service.store_take(db, job_id=self.job_id, index=index, values=values)
-                take_id, number = (take.id, take.number) if take is not None else (None, None)
-            if take_id is not None:
-                publish(c.project_id, "take", {"id": take_id, "job_id": self.job_id, "shot_id": c.shot_id,
-                                               "number": number, "index": index})  # fmt: skip
-        return spent
+        values = dict(
+            compiled_prompt=spec.prompt, negative_prompt=spec.negative_prompt, frames=out.video.frames,
+            fps=spec.fps, width=out.video.width, height=out.video.height, video_key=video_key, poster_key=poster_key,
+            filmstrip_key=strip_key, last_frame_key=last_key, filmstrip=out.filmstrip, conditioning=conditioning,
+            timings={"render_s": round(rendering, 4), "encode_s": round(encode_s, 4), "worker": self.worker},
+            gpu_seconds=gpu,
+        )  # fmt: skip
+        with task_db() as db:
+            take = service.store_take(db, job_id=self.job_id, index=index, values=values)
+            take_id, number = (take.id, take.number) if take is not None else (None, None)
+        if take_id is not None:
+            publish(c.project_id, "take", {"id": take_id, "job_id": self.job_id, "shot_id": c.shot_id,
+                                           "number": number, "index": index})  # fmt: skip
+        return rendering, encode_s
 
     def _finish(self, status: str, *, render_s: float, encode_s: float, rendered: int, queue_wait: float,
                 note: str | None = None, load_s: float = 0.0, render_start: float | None = None, engine: Any = None,
@@ -267,7 +344,11 @@ class _Render:
              retry_jitter=True, max_retries=3)  # fmt: skip
 def render_job(self, job_id: int) -> str:
     """Render the takes of job `job_id` that are not stored yet (by id; superseded or finished: nothing)."""
-    return _Render(self, int(job_id)).run()
+    try:
+        return _Render(self, int(job_id)).run()
+    except MemoryError:
+        pass  # out of the handler first: the error's frames, and the memory they hold, go with it
+    raise RenderFailed(OUT_OF_MEMORY)
 
 
 def consumed_models() -> list[str]:
