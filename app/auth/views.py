@@ -55,8 +55,8 @@ def login(
         user = service.authenticate(db, email=email, password=password, client=client_key(request))
     except (Unauthenticated, DomainError) as exc:
         status = 401 if isinstance(exc, Unauthenticated) else exc.status_code
-        return _retry_after(exc, render(request, "auth/login.html", {"error": exc.detail, "email": email, "next": next},
-                                        status))  # fmt: skip
+        ctx = {"error": exc.detail, "email": email, "next": next}
+        return _retry_after(exc, render(request, "auth/login.html", ctx, status))
     return _signed_in(request, db, user, safe_next(next))
 
 
