@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     upload_max_bytes: int = 25 * 1024 * 1024
     image_max_pixels: int = 40_000_000
     lora_max_bytes: int = 1024 * 1024 * 1024
+    # Request bodies (app/bodies.py): JSON and form bodies; uploads have the caps above.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     embedded_worker: bool | None = None  # None: on when the broker is memory://
     worker_polling_interval: float = 0.05

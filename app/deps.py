@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.auth import security
 from app.auth.models import User, UserSession
 from app.auth.service import session_for_token, user_for_api_token
+from app.bodies import is_sign_in_route
 from app.config import get_settings
 from app.db import commit, discard_pending, row_id
 from app.errors import Forbidden, NotFound, Unauthenticated
@@ -123,6 +124,10 @@ async def csrf_protect(request: Request, principal: OptionalPrincipal) -> None:
         return
     if principal is not None and principal.session is None:
         return
+    if principal is None and not is_sign_in_route(request.url.path):
+        # Nothing of an anonymous body is read outside sign-in and sign-up (app/bodies.py refuses most
+        # before they get here): the answer is "sign in", whatever the form holds.
+        raise Unauthenticated("sign in first")
     if principal is not None:
         expected = principal.csrf_token
     elif request.url.path.startswith("/api/") and SESSION_COOKIE not in request.cookies:

@@ -12,6 +12,7 @@ from app import models  # noqa: F401  (every mapper configured before the first 
 from app.activity import views as activity_views
 from app.auth import api as auth_api
 from app.auth import views as auth_views
+from app.bodies import BodyLimit
 from app.characters import api as characters_api
 from app.characters import views as characters_views
 from app.config import Settings, get_settings, use_settings
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sessionmaker = session_factory(engine_for(settings.database_url))
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, settings=settings)  # inside SecurityHeaders: its refusals get the headers too
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
     for router in API_ROUTERS + PAGE_ROUTERS:

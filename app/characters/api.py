@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
-from starlette.datastructures import UploadFile as StarletteUpload
 
 from app.characters import service, versions
 from app.characters.models import Character, CharacterVersion, Look, ReferenceImage
@@ -28,6 +27,7 @@ from app.characters.schemas import (
 from app.config import get_settings
 from app.deps import DB, ProjectAccess, access
 from app.errors import Invalid, NotFound
+from app.media.uploads import read_upload
 from app.permissions import Action
 
 router = APIRouter(prefix="/api/v1", tags=["characters"])
@@ -44,13 +44,6 @@ ReferenceEdit = Annotated[ProjectAccess, access(Action.character_edit, model=Ref
 VersionView = Annotated[ProjectAccess, access(Action.project_view, model=CharacterVersion, param="version_id")]
 
 Latest = dict[tuple[int, int | None], int]
-
-
-def read_upload(upload: UploadFile, *, limit: int) -> bytes:
-    """The uploaded bytes, at most `limit + 1` of them (so the service can say the file is too large)."""
-    if not isinstance(upload, StarletteUpload):
-        raise Invalid("send the picture as a file (multipart field “file”)", field="file")
-    return upload.file.read(limit + 1)
 
 
 def reference_read(ref: ReferenceImage) -> ReferenceRead:
@@ -182,8 +175,8 @@ def advance_shots(db: DB, ctx: CharacterEdit, body: AdvanceRequest | None = None
 @router.post("/characters/{character_id}/references", status_code=201, response_model=ReferenceRead)
 def add_character_reference(db: DB, ctx: CharacterEdit, file: Annotated[UploadFile, File()],
                             caption: Annotated[str, Form(max_length=2000)] = ""):  # fmt: skip
-    data = read_upload(file, limit=get_settings().upload_max_bytes)
-    ref = service.add_reference(db, actor=ctx.user, character=ctx.obj, data=data, filename=file.filename or "",
+    upload = read_upload(file, limit=get_settings().upload_max_bytes, what="the picture")
+    ref = service.add_reference(db, actor=ctx.user, character=ctx.obj, data=upload.read(), filename=upload.filename,
                                 caption=caption)  # fmt: skip
     return reference_read(ref)
 
@@ -192,9 +185,9 @@ def add_character_reference(db: DB, ctx: CharacterEdit, file: Annotated[UploadFi
 def add_look_reference(db: DB, ctx: LookEdit, file: Annotated[UploadFile, File()],
                        caption: Annotated[str, Form(max_length=2000)] = ""):  # fmt: skip
     look: Look = ctx.obj
-    data = read_upload(file, limit=get_settings().upload_max_bytes)
-    ref = service.add_reference(db, actor=ctx.user, character=look.character, look=look, data=data,
-                                filename=file.filename or "", caption=caption)  # fmt: skip
+    upload = read_upload(file, limit=get_settings().upload_max_bytes, what="the picture")
+    ref = service.add_reference(db, actor=ctx.user, character=look.character, look=look, data=upload.read(),
+                                filename=upload.filename, caption=caption)  # fmt: skip
     return reference_read(ref)
 
 
@@ -217,8 +210,8 @@ def delete_reference(db: DB, ctx: ReferenceEdit):
 def upload_lora(db: DB, ctx: CharacterEdit, file: Annotated[UploadFile, File()],
                 weight: Annotated[str, Form(max_length=20)] = ""):  # fmt: skip
     character: Character = ctx.obj
-    data = read_upload(file, limit=get_settings().lora_max_bytes)
-    service.set_lora_file(db, actor=ctx.user, character=character, data=data, filename=file.filename or "")
+    upload = read_upload(file, limit=get_settings().lora_max_bytes, what="the LoRA file")
+    service.set_lora_file(db, actor=ctx.user, character=character, data=upload.file, filename=upload.filename)
     if weight.strip():
         service.update_character(db, actor=ctx.user, character=character, changes={"lora_weight": weight})
     return _one(db, character)

@@ -11,7 +11,7 @@ import math
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, selectinload
@@ -290,8 +290,9 @@ def update_character(db: Session, *, actor: User | None, character: Character, c
     return character
 
 
-def set_lora_file(db: Session, *, actor: User | None, character: Character, data: bytes, filename: str) -> Character:
-    """Upload LoRA weights (.safetensors) for the character; they replace a path on the workers."""
+def set_lora_file(db: Session, *, actor: User | None, character: Character, data: bytes | BinaryIO,
+                  filename: str) -> Character:  # fmt: skip
+    """Upload LoRA weights (.safetensors, streamed from a file) for the character; they replace a path on the workers."""
     asset = media.store_lora(db, project_id=character.project_id, data=data, filename=filename, actor=actor)
     if character.lora_asset_id == asset.id and character.lora_path is None:
         return character

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from starlette.datastructures import UploadFile as StarletteUpload
 from sqlalchemy.orm import Session
 
 from app.characters import service, versions
-from app.characters.api import read_upload
 from app.characters.models import Character, Look, ReferenceImage
 from app.config import get_settings
 from app.deps import DB, ProjectAccess, access
 from app.errors import DomainError, Invalid, is_htmx
+from app.media.uploads import is_chosen, read_upload
 from app.permissions import Action
 from app.web import redirect, render
 
@@ -188,13 +187,13 @@ def _after_refs(request: Request, ctx: ProjectAccess, character: Character, look
 
 def _upload_refs(db: Session, ctx: ProjectAccess, character: Character, look: Look | None,
                  files: list[UploadFile], caption: str) -> int:  # fmt: skip
-    files = [f for f in files if isinstance(f, StarletteUpload) and (f.filename or f.size)]
+    files = [f for f in files if is_chosen(f)]
     if not files:
         raise Invalid("choose a picture to upload (PNG, JPEG or WebP)", field="file")
     limit = get_settings().upload_max_bytes
     for upload in files:
-        data = read_upload(upload, limit=limit)
         try:
+            data = read_upload(upload, limit=limit, what="the picture").read()
             service.add_reference(db, actor=ctx.user, character=character, look=look, data=data,
                                   filename=upload.filename or "", caption=caption)  # fmt: skip
         except DomainError as exc:
@@ -248,10 +247,10 @@ def delete_reference(request: Request, db: DB, ctx: ReferenceEdit):
 @router.post("/characters/{character_id}/lora")
 def upload_lora(request: Request, db: DB, ctx: CharacterEdit, file: Annotated[UploadFile, File()]):
     character: Character = ctx.obj
-    if not (file.filename or file.size):
+    if not is_chosen(file):
         raise Invalid("choose a .safetensors file to upload", field="file")
-    data = read_upload(file, limit=get_settings().lora_max_bytes)
-    service.set_lora_file(db, actor=ctx.user, character=character, data=data, filename=file.filename or "")
+    upload = read_upload(file, limit=get_settings().lora_max_bytes, what="the LoRA file")
+    service.set_lora_file(db, actor=ctx.user, character=character, data=upload.file, filename=upload.filename)
     return redirect(f"/characters/{character.id}#lora", flash="LoRA uploaded.", request=request)
 
 

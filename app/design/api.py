@@ -23,6 +23,7 @@ from app.design.schemas import (
     StyleRead,
     StyleUpdate,
 )
+from app.media.uploads import read_upload
 from app.permissions import Action
 
 router = APIRouter(prefix="/api/v1", tags=["design"])
@@ -101,9 +102,9 @@ def add_location_reference(
     db: DB, ctx: LocationEdit, file: Annotated[UploadFile, File()],
     caption: Annotated[str, Form(max_length=2000)] = "",
 ):  # fmt: skip
-    data = file.file.read(get_settings().upload_max_bytes + 1)  # one byte over the limit is enough to refuse it
-    ref = service.add_location_reference(db, actor=ctx.user, location=ctx.obj, data=data,
-                                         filename=file.filename or "", caption=caption)  # fmt: skip
+    upload = read_upload(file, limit=get_settings().upload_max_bytes, what="the picture")
+    ref = service.add_location_reference(db, actor=ctx.user, location=ctx.obj, data=upload.read(),
+                                         filename=upload.filename, caption=caption)  # fmt: skip
     return reference_read(ref)
 
 

@@ -13,6 +13,7 @@ from app.deps import DB, ProjectAccess, access
 from app.design import service
 from app.design.models import Location, StylePreset
 from app.errors import DomainError, Invalid, is_htmx
+from app.media.uploads import is_chosen, read_upload
 from app.permissions import Action
 from app.web import redirect, render
 
@@ -163,14 +164,15 @@ def upload_location_references(
     file: Annotated[list[UploadFile] | None, File()] = None,
     caption: Annotated[str, Form(max_length=2000)] = "",
 ):  # fmt: skip
-    uploads = [f for f in file or [] if f.filename or f.size]
-    limit = get_settings().upload_max_bytes + 1  # one byte over the limit is enough to refuse it
+    uploads = [f for f in file or [] if is_chosen(f)]
+    limit = get_settings().upload_max_bytes
     try:
         if not uploads:
             raise Invalid("choose a picture to upload (PNG, JPEG or WebP)", field="file")
         for upload in uploads:
             try:
-                service.add_location_reference(db, actor=ctx.user, location=ctx.obj, data=upload.file.read(limit),
+                data = read_upload(upload, limit=limit, what="the picture").read()
+                service.add_location_reference(db, actor=ctx.user, location=ctx.obj, data=data,
                                                filename=upload.filename or "", caption=caption)  # fmt: skip
             except DomainError as exc:
                 if len(uploads) > 1:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from app.bodies import size_text
 from app.errors import Invalid, TooLarge, Unsupported
 
 THUMB_SIDE = 384
@@ -38,7 +39,7 @@ class CleanImage:
 def clean_image(data: bytes, *, max_bytes: int, max_pixels: int) -> CleanImage:
     """Validate and re-encode an uploaded image (metadata dropped, orientation applied)."""
     if len(data) > max_bytes:
-        raise TooLarge(f"the image is larger than {max_bytes // (1024 * 1024)} MB")
+        raise TooLarge(f"the image is larger than {size_text(max_bytes)}")
     if not data:
         raise Invalid("the file is empty", field="file")
     kind = sniff(data)

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import struct
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
+from app.bodies import size_text
 from app.config import get_settings
 from app.db import undo_on_rollback
 from app.errors import Invalid, NotFound, TooLarge, Unsupported
 from app.media.images import clean_image
 from app.media.models import MediaAsset
-from app.media.store import get_store
+from app.media.store import COPY_CHUNK, get_store
+from app.media.uploads import size_of
 
 
-def _put(db: Session, data: bytes, ext: str) -> str:
+def _put(db: Session, data: bytes | BinaryIO, ext: str) -> str:
     store = get_store()
-    key, created = store.put(data, ext)
+    key, created = store.put(data, ext) if isinstance(data, bytes) else store.put_file(data, ext)
     if created:
         undo_on_rollback(db, lambda: store.delete(key))  # nothing left behind if the row is never committed
     return key
@@ -50,35 +54,64 @@ def store_image(db: Session, *, project_id: int, data: bytes, filename: str, act
     return asset
 
 
-def check_safetensors(data: bytes) -> dict:
-    """The header of a .safetensors file, or `Invalid`: 8-byte little-endian length, then JSON."""
-    if len(data) < 10:
+def sha256_of(src: BinaryIO) -> str:
+    """The SHA-256 of a file's contents, read in chunks; the file is left at its start."""
+    src.seek(0)
+    digest = hashlib.sha256()
+    while chunk := src.read(COPY_CHUNK):
+        digest.update(chunk)
+    src.seek(0)
+    return digest.hexdigest()
+
+
+SAFETENSORS_HEADER_MAX = 8 * 1024 * 1024  # a LoRA's header lists its tensors: ~150 bytes each, a few thousand
+
+
+def check_safetensors(src: BinaryIO, *, size: int) -> dict:
+    """The header of a .safetensors file of `size` bytes, read from `src` (only the header is read), or an error.
+
+    Layout: 8-byte little-endian header length, a JSON header naming each tensor's dtype, shape and
+    data offsets, then the tensor data, which every tensor's offsets must lie within.
+    """
+    src.seek(0)
+    if size < 10:
         raise Invalid("that is not a .safetensors file (too short)", field="file")
-    (size,) = struct.unpack("<Q", data[:8])
-    if size > min(len(data) - 8, 100 * 1024 * 1024):
+    (length,) = struct.unpack("<Q", src.read(8))
+    if length > min(size - 8, SAFETENSORS_HEADER_MAX):
         raise Unsupported("that is not a .safetensors file (bad header length)")
     try:
-        header = json.loads(data[8 : 8 + size])
+        header = json.loads(src.read(length))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise Unsupported("that is not a .safetensors file (header is not JSON)") from None
+    finally:
+        src.seek(0)
     if not isinstance(header, dict) or not any(isinstance(v, dict) and "dtype" in v for v in header.values()):
         raise Unsupported("that .safetensors file holds no tensors")
+    data_bytes = size - 8 - length
+    for name, tensor in header.items():
+        offsets = tensor.get("data_offsets") if isinstance(tensor, dict) and name != "__metadata__" else None
+        if offsets is not None and not (isinstance(offsets, list) and len(offsets) == 2
+                                        and all(isinstance(o, int) for o in offsets)
+                                        and 0 <= offsets[0] <= offsets[1] <= data_bytes):  # fmt: skip
+            raise Unsupported("that .safetensors file is cut short or damaged (a tensor lies outside the file)")
     return header
 
 
-def store_lora(db: Session, *, project_id: int, data: bytes, filename: str, actor: User | None) -> MediaAsset:
-    """Store LoRA weights (.safetensors only: no pickles)."""
+def store_lora(db: Session, *, project_id: int, data: bytes | BinaryIO, filename: str, actor: User | None) -> MediaAsset:
+    """Store LoRA weights (.safetensors only: no pickles), streamed from a file (or bytes) into the media store."""
     settings = get_settings()
-    if len(data) > settings.lora_max_bytes:
-        raise TooLarge(f"LoRA files are limited to {settings.lora_max_bytes // (1024 * 1024)} MB")
-    check_safetensors(data)
-    sha = hashlib.sha256(data).hexdigest()
+    src = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    size = size_of(src)
+    if size > settings.lora_max_bytes:
+        raise TooLarge(f"the LoRA file is larger than {size_text(settings.lora_max_bytes)}", field="file")
+    check_safetensors(src, size=size)
+    sha = sha256_of(src)
     found = _existing(db, project_id=project_id, sha=sha, kind="lora")
     if found is not None:
         return found
-    asset = MediaAsset(project_id=project_id, kind="lora", key=_put(db, data, "safetensors"),
-                       mime="application/octet-stream", sha256=sha, bytes=len(data),
-                       original_name=(filename or "")[:255], created_by_id=actor.id if actor else None)  # fmt: skip
+    asset = MediaAsset(project_id=project_id, kind="lora", key=_put(db, src, "safetensors"),
+                       mime="application/octet-stream", sha256=sha, bytes=size, original_name=(filename or "")[:255],
+                       created_by_id=actor.id if actor else None)  # fmt: skip
     db.add(asset)
     db.flush()
     return asset

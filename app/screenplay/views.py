@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from app.deps import DB, ProjectAccess, access
 from app.errors import DomainError, Invalid, is_htmx
+from app.media.uploads import is_chosen, read_upload
 from app.permissions import Action
 from app.screenplay import service
 from app.web import render
@@ -32,14 +33,12 @@ def run_import(
     text: Annotated[str, Form()] = "",
     file: Annotated[UploadFile | None, File()] = None,
 ):  # fmt: skip
-    data = file.file.read(service.MAX_BYTES + 1) if file is not None else b""
     try:
-        if data:
-            source, field = service.decode_fountain(data, field="file"), "file"
+        if is_chosen(file):
+            upload = read_upload(file, limit=service.MAX_BYTES, what="the screenplay")
+            source, field = service.decode_fountain(upload.read(), field="file"), "file"
         elif text.strip():
             source, field = text, "text"
-        elif file is not None and file.filename:
-            raise Invalid("the screenplay is empty", field="file")
         else:
             raise Invalid("paste a screenplay or choose a .fountain file", field="text")
         report = service.import_fountain(db, actor=ctx.user, project=ctx.project, text=source, field=field)
