@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     lora_max_bytes: int = 1024 * 1024 * 1024
     # Request bodies (app/bodies.py): JSON and form bodies; uploads have the caps above.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The only folder a character's LoRA *path* may point into (on the web and on every worker); unset:
+    # LoRA files come from uploads only.
+    lora_dir: Path | None = None
 
     embedded_worker: bool | None = None  # None: on when the broker is memory://
     worker_polling_interval: float = 0.05

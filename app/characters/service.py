@@ -20,12 +20,14 @@ from app.activity.service import record
 from app.auth.models import User
 from app.characters import versions
 from app.characters.models import Character, CharacterVersion, Look, ReferenceImage
+from app.config import get_settings
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.media import service as media
 from app.projects.models import Project
 from app.storyboard.models import Scene, Shot, ShotCharacter
 from app.text import name_key
+from workers.engines.lora_path import TURNED_OFF, LoraPathRefused, relative_lora_path
 
 STANDARD_TRAITS: dict[str, str] = {
     "age": "Age",
@@ -145,7 +147,9 @@ def parse_weight(value: Any) -> float:
 
 
 def clean_lora_path(value: Any) -> str | None:
-    """A plain path to a .safetensors file on the workers (relative or absolute, no `..`), or None."""
+    """A .safetensors file inside SLATE_LORA_DIR (relative to it, or absolute inside it; no `..`), stored relative
+    to the folder; or None. Refused, with one message whether or not the file exists, when paths are turned off
+    (no folder set) or the path leads outside the folder (workers check again: workers/engines/lora_path.py)."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -161,7 +165,13 @@ def clean_lora_path(value: Any) -> str | None:
         raise Invalid("the LoRA path may not contain “..”", field="lora_path")
     if not path.lower().endswith(".safetensors"):
         raise Invalid("the LoRA path must name a .safetensors file", field="lora_path")
-    return path
+    folder = get_settings().lora_dir
+    if folder is None:
+        raise Invalid(TURNED_OFF, field="lora_path")
+    try:
+        return relative_lora_path(path, folder)
+    except LoraPathRefused as exc:
+        raise Invalid(str(exc), field="lora_path") from None
 
 
 def _clean_character_fields(values: dict[str, Any]) -> dict[str, Any]:

@@ -283,7 +283,7 @@ def test_looks_through_the_api(client, team, db):
     assert client.get(f"/api/v1/characters/{cid}", headers=h["viewer"]).json()["looks"] == []
 
 
-def test_lora_upload_path_weight_and_removal(client, team, db):
+def test_lora_upload_path_weight_and_removal(client, team, db, lora_dir):
     project, _people, h = team
     cid = _create(client, project, h["artist"])["id"]
     client.post(f"/api/v1/characters/{cid}/lock", headers=h["owner"])

@@ -104,11 +104,11 @@ def test_bad_fields_are_refused_naming_the_field(db, owner, project, fields, fie
     assert db.scalar(select(func.count()).select_from(Character).where(Character.project_id == project.id)) == 0
 
 
-def test_lora_paths_relative_or_absolute(db, owner, project):
+def test_lora_paths_relative_or_absolute(db, owner, project, lora_dir):
     c = service.create_character(db, actor=owner, project=project, name="Mara", lora_path="loras/mara v2.safetensors")
     assert c.lora_path == "loras/mara v2.safetensors"
-    service.update_character(db, actor=owner, character=c, changes={"lora_path": "/srv/loras/mara.safetensors"})
-    assert c.lora_path == "/srv/loras/mara.safetensors"
+    service.update_character(db, actor=owner, character=c, changes={"lora_path": f"{lora_dir}/mara.safetensors"})
+    assert c.lora_path == "mara.safetensors"  # stored relative to SLATE_LORA_DIR: workers resolve it against theirs
     service.update_character(db, actor=owner, character=c, changes={"lora_path": ""})
     assert c.lora_path is None
 
@@ -156,7 +156,7 @@ def test_lock_makes_an_immutable_snapshot_and_editing_starts_a_new_version(db, o
     assert service.draft_changes(db, subject=c) is None  # locked: no draft
 
 
-def test_every_kind_of_edit_of_a_locked_character_starts_a_new_version(db, owner, project):
+def test_every_kind_of_edit_of_a_locked_character_starts_a_new_version(db, owner, project, lora_dir):
     c = service.create_character(db, actor=owner, project=project, name="Mara")
     ref = service.add_reference(db, actor=owner, character=c, data=png_bytes(40, 40), filename="a.png")
     other = service.add_reference(db, actor=owner, character=c, data=png_bytes(42, 40), filename="b.png")

@@ -289,7 +289,7 @@ def test_shots_on_older_versions_are_listed_and_moved_on(sign_in, team, mara, db
     assert "12A" in viewer and "advance-shots" not in viewer
 
 
-def test_lora_from_the_page(sign_in, team, mara, db):
+def test_lora_from_the_page(sign_in, team, mara, db, lora_dir):
     _project, people = team
     b = sign_in(people["artist"])
     r = b.post(f"/characters/{mara.id}/lora", files={"file": ("mara.safetensors", safetensors_bytes())})

@@ -248,7 +248,8 @@ def _tiny_lora(transformer: torch.nn.Module, path: Path, *, rank: int = 4) -> Pa
     return path
 
 
-def test_ltx_lora_changes_the_take_and_unloads_after(ltx: LtxEngine, media: Path) -> None:
+def test_ltx_lora_changes_the_take_and_unloads_after(ltx: LtxEngine, media: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SLATE_LORA_DIR", str(media))  # a LoRA path is read only inside the admin's folder
     _tiny_lora(ltx.pipe.transformer, media / "ada.safetensors")
     spec = RenderSpec(**LTX, seeds=[5])
     before = ltx.generate(spec)[0]

@@ -29,6 +29,7 @@ from PIL import Image
 
 from workers.engines.base import Canceled
 from workers.engines.loader import OutOfMemory
+from workers.engines.lora_path import LoraPathRefused, worker_lora_file
 from workers.engines.registry import ModelInfo, get_model, snap
 from workers.spec import RenderSpec
 
@@ -185,8 +186,14 @@ def lora_adapters(pipe: Any, loras: list[dict[str, Any]], resolve: Resolve) -> I
     names: list[str] = []
     try:
         for i, lora in enumerate(loras):
-            path = Path(lora["path"]) if lora.get("path") else resolve(lora["key"])
             who = lora.get("name") or f"cast member {i + 1}"
+            if lora.get("path"):
+                try:
+                    path = worker_lora_file(lora["path"])  # inside this worker's SLATE_LORA_DIR, or refused
+                except LoraPathRefused as exc:
+                    raise ValueError(f"the LoRA of {who}: {exc}") from None
+            else:
+                path = resolve(lora["key"])
             try:
                 state = load_file(str(path))
             except (OSError, ValueError) as exc:  # missing file, not safetensors
