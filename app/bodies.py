@@ -3,9 +3,11 @@
 Guarantees:
 - Every request body has a cap, chosen from the route and the content type before the app runs
   (`body_cap`): JSON, urlencoded forms and any other body `SLATE_MAX_BODY_BYTES` (1 MiB); multipart
-  uploads `SLATE_UPLOAD_MAX_BYTES` (25 MiB), or `SLATE_LORA_MAX_BYTES` on the LoRA routes, plus
-  `MULTIPART_OVERHEAD` for boundaries and the small fields beside the file; the Fountain import twice
-  the screenplay limit (a 2 MB screenplay sent as JSON is up to twice as long once escaped), in any form.
+  bodies to the routes that take files (`UPLOAD_ROUTES`) `SLATE_UPLOAD_MAX_BYTES` (25 MiB), or
+  `SLATE_LORA_MAX_BYTES` on the LoRA routes, plus `MULTIPART_OVERHEAD` for boundaries and the small
+  fields beside the file (multipart to any other route: the 1 MiB cap); the Fountain import twice the
+  screenplay limit (a 2 MB screenplay sent as JSON is up to twice as long once escaped), in any form.
+  A new route that takes a file must be added to `UPLOAD_ROUTES` (tests/test_bodies.py checks it).
 - A Content-Length over the cap is answered 413 without calling the app. A body without one (chunked) is
   counted as it streams: the chunk that passes the cap is never handed to the app, the read ends with 413,
   and whatever the app was going to answer is replaced by that 413.
@@ -41,6 +43,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # The only routes that read a body from a caller who is not signed in.
 SIGN_IN_ROUTES = re.compile(r"/login|/signup|/invite/[^/]+|/api/v1/auth/register|/api/v1/auth/tokens")
+UPLOAD_ROUTES = re.compile(r"(?:/api/v1)?/(?:characters|looks|locations)/[^/]+/references")
 LORA_ROUTES = re.compile(r"(?:/api/v1)?/characters/[^/]+/lora")
 FOUNTAIN_ROUTES = re.compile(r"/api/v1/projects/[^/]+/import/fountain|/projects/[^/]+/import")
 
@@ -74,7 +77,7 @@ def body_cap(*, method: str, path: str, content_type: str, anonymous: bool, sett
         from app.screenplay.service import MAX_BYTES  # late: a domain module, and it imports the models
 
         return Cap(2 * MAX_BYTES + MULTIPART_OVERHEAD, f"the screenplay is larger than {size_text(MAX_BYTES)}")
-    if content_type == "multipart/form-data":
+    if content_type == "multipart/form-data" and (UPLOAD_ROUTES.fullmatch(path) or LORA_ROUTES.fullmatch(path)):
         upload = settings.lora_max_bytes if LORA_ROUTES.fullmatch(path) else settings.upload_max_bytes
         return Cap(upload + MULTIPART_OVERHEAD, f"the upload is larger than {size_text(upload)}")
     return Cap(settings.max_body_bytes, f"the request body is larger than {size_text(settings.max_body_bytes)}")

@@ -62,6 +62,13 @@ def app_with(connection):
         ("POST", "/characters/3/lora", "multipart/form-data", False, 1024 * MIB + MULTIPART_OVERHEAD),
         ("POST", "/api/v1/characters/3/lora", "multipart/form-data", False, 1024 * MIB + MULTIPART_OVERHEAD),
         ("POST", "/characters/3/lora/settings", "application/x-www-form-urlencoded", False, MIB),
+        ("POST", "/looks/3/references", "multipart/form-data", False, 25 * MIB + MULTIPART_OVERHEAD),
+        ("POST", "/api/v1/looks/3/references", "multipart/form-data", False, 25 * MIB + MULTIPART_OVERHEAD),
+        ("POST", "/locations/3/references", "multipart/form-data", False, 25 * MIB + MULTIPART_OVERHEAD),
+        ("POST", "/projects/3/characters", "multipart/form-data", False, MIB),  # takes no file
+        ("POST", "/api/v1/projects", "multipart/form-data", False, MIB),
+        ("POST", "/characters/3/lora/settings", "multipart/form-data", False, MIB),
+        ("POST", "/references/3", "multipart/form-data", False, MIB),
         ("POST", "/api/v1/projects/3/import/fountain", "application/json", False, 4 * MIB + MULTIPART_OVERHEAD),
         ("POST", "/api/v1/projects/3/import/fountain", "text/plain", False, 4 * MIB + MULTIPART_OVERHEAD),
         ("POST", "/projects/3/import", "multipart/form-data", False, 4 * MIB + MULTIPART_OVERHEAD),
@@ -81,6 +88,32 @@ def app_with(connection):
 def test_each_kind_of_body_gets_its_cap(method, path, ctype, anonymous, limit):
     cap = body_cap(method=method, path=path, content_type=ctype, anonymous=anonymous, settings=Settings())
     assert (cap.limit if cap else None) == limit
+
+
+def test_every_route_that_takes_a_file_gets_an_upload_cap(app):
+    """The routes are read from the app; a new upload route missing from the middleware's list fails here."""
+    from fastapi.params import File
+    from fastapi.routing import APIRoute
+
+    takes_files: list[tuple[str, str]] = []
+
+    def walk(routes, prefix: str) -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)  # an included router, kept as one node
+            if inner is not None:
+                walk(inner.routes, prefix + getattr(getattr(route, "include_context", None), "prefix", ""))
+            elif isinstance(route, APIRoute) and any(isinstance(p.field_info, File)
+                                                     for p in route.dependant.body_params):  # fmt: skip
+                takes_files.extend((method, prefix + route.path) for method in route.methods)
+
+    walk(app.routes, "")
+    assert len(takes_files) >= 9  # references of characters, looks and locations, LoRA files, screenplays
+    settings = Settings()
+    for method, path in takes_files:
+        concrete = path.replace("{", "").replace("}", "")  # /characters/character_id/lora: any segment will do
+        cap = body_cap(method=method, path=concrete, content_type="multipart/form-data", anonymous=False,
+                       settings=settings)  # fmt: skip
+        assert cap is not None and cap.limit > settings.max_body_bytes, (method, path)
 
 
 # ---- JSON and form bodies ------------------------------------------------------------------------------------
