@@ -10,7 +10,9 @@ Guarantees:
   A new route that takes a file must be added to `UPLOAD_ROUTES` (tests/test_bodies.py checks it).
 - A Content-Length over the cap is answered 413 without calling the app. A body without one (chunked) is
   counted as it streams: the chunk that passes the cap is never handed to the app, the read ends with 413,
-  and whatever the app was going to answer is replaced by that 413.
+  and whatever the app was going to answer is replaced by that 413. Every such 413 says
+  `Connection: close`, so the server stops reading the rest instead of draining it (endlessly, for a
+  chunked body that never ends).
 - A caller without credentials (no session cookie, no bearer header) may send a body only to the
   sign-in and sign-up routes (`SIGN_IN_ROUTES`), at most `ANONYMOUS_MAX_BYTES`. Any other anonymous
   request that carries a body is answered 401 (a redirect to the sign-in page for browsers) before a
@@ -160,6 +162,8 @@ class BodyLimit:
                 if over and message["status"] != 413:
                     replaced = True
                     return await self._answer(scope, send, 413, cap.detail)
+                if over:  # the app's own 413: the server must not go on reading the rest of the body
+                    message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
                 started = True
             await send(message)
 

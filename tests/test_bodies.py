@@ -126,7 +126,7 @@ def test_a_json_body_over_the_cap_is_refused_before_it_is_read(app, db, make_use
     r = call(app, "POST", "/api/v1/projects", chunks=[body],
              headers={**api_token(user), "content-type": "application/json", "content-length": str(len(body))})  # fmt: skip
     assert r.status == 413 and json.loads(r.body) == {"detail": "the request body is larger than 1 MB"}
-    assert r.pulled == 0  # the Content-Length said enough
+    assert r.pulled == 0 and r.headers["connection"] == "close"  # the Content-Length said enough
     assert r.headers["x-content-type-options"] == "nosniff"  # refusals pass through the security headers too
     assert _project_count(db) == before
 
@@ -138,6 +138,7 @@ def test_a_chunked_json_body_is_cut_at_the_cap(app, db, make_user, api_token):
              headers={**api_token(user), "content-type": "application/json"})  # no Content-Length: chunked
     assert r.status == 413 and json.loads(r.body) == {"detail": "the request body is larger than 1 MB"}
     assert r.pulled <= MIB + CHUNK  # reading stopped at the first chunk past the cap, far before 5 MB
+    assert r.headers["connection"] == "close"  # or the server would go on reading (and dropping) the rest
     assert _project_count(db) == before
 
 
