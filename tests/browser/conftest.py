@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from tests.conftest import recreate_database  # noqa: I001  (sets the SLATE_* environment first)
 
-from app.config import Settings
+from app.config import Settings, use_settings
 from app.db import Base, engine_for
 from app.main import create_app
 from app.migrate import upgrade
@@ -53,6 +53,7 @@ class LiveServer:
     url: str
     database_url: str
     engine: sa.Engine = field(repr=False)
+    settings: Settings = field(repr=False, default=None)
 
     def truncate(self) -> None:
         tables = [t for t in Base.metadata.sorted_tables if t.name != "alembic_version"]
@@ -93,7 +94,7 @@ def live_server(_require_chromium) -> Iterator[LiveServer]:
         time.sleep(0.02)
     engine = sa.create_engine(url)
     try:
-        yield LiveServer(url=f"http://127.0.0.1:{port}", database_url=url, engine=engine)
+        yield LiveServer(url=f"http://127.0.0.1:{port}", database_url=url, engine=engine, settings=settings)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -103,8 +104,12 @@ def live_server(_require_chromium) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def server(live_server: LiveServer) -> LiveServer:
-    """The live server with every table emptied: each test starts on a Slate with no accounts."""
+    """The live server with every table emptied: each test starts on a Slate with no accounts.
+
+    The process-wide settings are the server's while the test runs (the server lives in this process, and
+    services read `get_settings()`: invitation links, event channels)."""
     live_server.truncate()
+    use_settings(live_server.settings)
     return live_server
 
 
