@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
-import hashlib
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal

@@ -8,9 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 class ProjectCreate(BaseModel):
     name: str = Field(max_length=120)
     description: str | None = Field(default=None, max_length=5000)
-    fps: float | None = Field(default=None, gt=0, le=240)
-    width: int | None = Field(default=None, ge=64, le=4096)
-    height: int | None = Field(default=None, ge=64, le=4096)
+    fps: float | None = Field(default=None, gt=0, le=240, strict=True)
+    width: int | None = Field(default=None, ge=64, le=4096, strict=True)
+    height: int | None = Field(default=None, ge=64, le=4096, strict=True)
     default_model: str | None = Field(default=None, max_length=64)
     gpu_budget_s: int | None = Field(default=None, ge=0, strict=True)  # at most what the instance quota allows
 
@@ -20,9 +20,9 @@ class ProjectUpdate(BaseModel):
 
     name: str | None = Field(default=None, max_length=120)
     description: str | None = Field(default=None, max_length=5000)
-    fps: float | None = Field(default=None, gt=0, le=240)
-    width: int | None = Field(default=None, ge=64, le=4096)
-    height: int | None = Field(default=None, ge=64, le=4096)
+    fps: float | None = Field(default=None, gt=0, le=240, strict=True)
+    width: int | None = Field(default=None, ge=64, le=4096, strict=True)
+    height: int | None = Field(default=None, ge=64, le=4096, strict=True)
     default_model: str | None = Field(default=None, max_length=64)
     gpu_budget_s: int | None = Field(default=None, ge=0, strict=True)  # at most what the instance quota allows
 
@@ -64,7 +64,7 @@ class MemberRead(BaseModel):
 class InvitationCreate(BaseModel):
     role: str = Field(max_length=20)
     email: str | None = Field(default=None, max_length=254)
-    days: int | None = Field(default=None, ge=1, le=90)
+    days: int | None = Field(default=None, ge=1, le=90, strict=True)
 
 
 class InvitationRead(BaseModel):
