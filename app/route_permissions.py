@@ -244,6 +244,6 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Action | Audience] = {
     ("GET", "/projects/{project_id}/queue"): VIEW,
     ("GET", "/api/v1/projects/{project_id}/queue"): VIEW,
     # ---- media ----------------------------------------------------------------------------------------------
-    ("GET", "/media/{asset_id}"): VIEW,
+    ("GET", "/media/{asset_id}"): VIEW,  # a LoRA file: character.edit as well, checked in the route (by kind)
     ("GET", "/media/{asset_id}/thumb"): VIEW,
 }

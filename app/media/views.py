@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from app.deps import ProjectAccess, access
-from app.errors import NotFound
+from app.errors import Forbidden, NotFound
 from app.media.models import MediaAsset
 from app.media.store import get_store
 from app.permissions import Action
@@ -31,6 +31,9 @@ def _file(key: str | None, mime: str, name: str) -> FileResponse:
 @router.get("/media/{asset_id}")
 def media_file(ctx: AssetView):
     asset: MediaAsset = ctx.obj
+    if asset.kind == "lora" and not ctx.can(Action.character_edit):
+        # Trained weights are the team's work: viewers and clients watch what they make, they don't take them home.
+        raise Forbidden("only those who edit characters can download LoRA files")
     return _file(asset.key, asset.mime, asset.original_name)
 
 

@@ -104,3 +104,21 @@ def test_pixel_limit_below_pillows_own_guard(db, make_user, make_project):
     p = make_project(owner)
     with pytest.raises(TooLarge, match=r"9000×5000"):
         service.store_image(db, project_id=p.id, data=huge_png_header(9000, 5000), filename="big.png", actor=owner)
+
+
+@pytest.mark.parametrize(("role", "status"), [("owner", 200), ("director", 200), ("artist", 200), ("producer", 403),
+                                              ("editor", 403), ("viewer", 403)])  # fmt: skip
+def test_lora_files_go_only_to_those_who_edit_characters(db, sign_in, make_user, make_project, add_member, role,
+                                                         status):  # fmt: skip
+    owner = make_user()
+    p = make_project(owner)
+    asset = service.store_lora(db, project_id=p.id, data=safetensors_bytes(), filename="mara.safetensors", actor=owner)
+    db.commit()
+    member = owner
+    if role != "owner":
+        member = make_user()
+        add_member(p, member, role)
+    r = sign_in(member).get(f"/media/{asset.id}")
+    assert r.status_code == status, r.text[:200]
+    if status == 200:
+        assert r.content == safetensors_bytes()
