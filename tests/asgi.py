@@ -8,6 +8,7 @@ never read, or read only up to its cap, and measure the memory of handling a lar
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,8 +28,12 @@ class Answer:
 
 def call(app, method: str, path: str, *, headers: dict[str, str] | None = None,
          chunks: Iterable[bytes] = ()) -> Answer:  # fmt: skip
-    """Send one request (no Content-Length unless `headers` says so: a chunked body) and collect the answer."""
-    return asyncio.run(_call(app, method, path, headers or {}, chunks))
+    """Send one request (no Content-Length unless `headers` says so: a chunked body) and collect the answer.
+
+    The call runs on a loop of its own in another thread: the browser tests' Playwright keeps a loop running in
+    the main thread for the whole session."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _call(app, method, path, headers or {}, chunks)).result()
 
 
 async def _call(app, method: str, path: str, headers: dict[str, str], chunks: Iterable[bytes]) -> Answer:
