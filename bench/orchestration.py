@@ -3,9 +3,10 @@
 
 Path: POST /api/v1/shots/{id}/generate over real HTTP (uvicorn on a free local port), the job row
 in PostgreSQL, the message through Redis to a warm `slate worker --pool solo` subprocess rendering
-with tiny LTX (built offline with `make_tiny`), encoding (H.264, poster, filmstrip, last frame)
-into the media store, take rows, throttled progress and live events through Redis pub/sub to an
-open SSE stream; the clock stops when that stream says the job `succeeded` (as a page sees it).
+with tiny LTX (built offline with `make_tiny`; `--folder` names another LTX folder), encoding
+(H.264, poster, filmstrip, last frame) into the media store, take rows, throttled progress and live
+events through Redis pub/sub to an open SSE stream; the clock stops when that stream says the job
+`succeeded` (as a page sees it).
 Direct: the same spec (taken from the job), in this process, on the engine the worker would load
 (`workers.engines.loader.get_engine`: the same model settings and the same device, cuda where a GPU
 exists), each take encoded with the worker's `media.encode_take` and its four files put in a media
@@ -20,6 +21,7 @@ time (task start to finish, from the job's `timings`) before the first denoising
 
     .venv/bin/python bench/orchestration.py            # 8 takes, 256x256, 65 frames, 8 steps, 7 repeats
     .venv/bin/python bench/orchestration.py --takes 2 --size 64x64 --frames 17 --steps 4   # a quick check
+    python3 bench/orchestration.py --folder /models/LTX-Video --size 768x512 --frames 97 --steps 40 --takes 4
 
 Needs PostgreSQL (SLATE_TEST_PG, default postgresql+psycopg://postgres@127.0.0.1:5432) and Redis
 (--redis, default redis://127.0.0.1:6379). Each run makes its own PostgreSQL database
@@ -187,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=MIN_REPEATS,
                     help=f"measured pairs (path, direct); fewer than {MIN_REPEATS}: a check that it runs")
     ap.add_argument("--poll", type=float, default=2.0, help="seconds between fallback polls of the job")
+    ap.add_argument("--folder", type=Path, help="an LTX diffusers folder for both sides (default: a tiny one)")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379", help="the Redis server (a database is claimed)")
     args = ap.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -225,7 +228,7 @@ def run(args: argparse.Namespace, width: int, height: int, cleanup: contextlib.E
     cleanup.callback(release_redis_db, args.redis.rstrip("/"), redis_db, token)
     redis_url = f"{args.redis.rstrip('/')}/{redis_db}"
 
-    folder = make_tiny("ltx", tmp / "ltx-tiny")
+    folder = args.folder.resolve() if args.folder else make_tiny("ltx", tmp / "ltx-tiny")
     models = tmp / "models.toml"
     models.write_text(f"[models.ltx]\ndefault_steps = {args.steps}\n")
     saved_env = {k: os.environ.get(k) for k in ("SLATE_MODEL_LTX_FOLDER", "SLATE_MODELS_FILE")}
@@ -255,7 +258,8 @@ def run(args: argparse.Namespace, width: int, height: int, cleanup: contextlib.E
     from workers.engines.loader import default_device
 
     device = default_device(get_model("ltx"))
-    print(f"tiny LTX, {args.takes} takes of {width}x{height}, {args.frames} frames, {args.steps} steps; "
+    what = "tiny LTX" if args.folder is None else f"LTX from {folder}"
+    print(f"{what}, {args.takes} takes of {width}x{height}, {args.frames} frames, {args.steps} steps; "
           f"{os.cpu_count()} CPU cores; device {device} (worker and direct side); PostgreSQL database {db_name}, "
           f"Redis database {redis_db}")  # fmt: skip
     worker = Worker(env)
