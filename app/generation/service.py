@@ -61,6 +61,7 @@ class JobSettings(BaseSettings):
     requeue_s: float = 60.0  # a queued job older than this whose message is not in the broker is re-sent
     heartbeat_s: float = 10.0  # how often a running job's worker says it is alive
     progress_interval_s: float = 0.5  # progress writes and cancel checks, at most this often
+    overlap_encode: bool = True  # encode and store take k on a thread of the task while take k+1 renders
     reconcile_s: float = 30.0  # how often the reconciler runs (beat, embedded timer)
     max_takes: int = Field(default=16, ge=1)
     rate_per_minute: int = 30  # generation requests one person may make in a minute (0: no limit)
@@ -605,8 +606,11 @@ def finish(db: Session, *, job_id: int, task_id: str | None, status: str, error:
     if job is None or job.status in FINISHED or (task_id is not None and job.task_id != task_id):
         return None
     now = utcnow()
-    job.status, job.finished_at = status, now
     job.takes_done = db.scalar(select(func.count()).select_from(Take).where(Take.job_id == job_id))
+    if status == "succeeded" and job.cancel_requested:  # the cancel came while the last take was stored
+        status, note = "canceled", "; ".join(filter(None, [f"stopped after {job.takes_done} of {job.takes} takes",
+                                                            note]))
+    job.status, job.finished_at = status, now
     if status == "succeeded":
         job.progress = 1.0
     if error is not None:

@@ -7,13 +7,20 @@ resumed after a worker died keeps its finished takes, and every take keeps the s
 index). Before rendering, the worker checks the job against its own work limits
 (`app.generation.limits`): a job past them fails with the limit's message and nothing is drawn.
 Engines that stream (`stream`: the animatic) are encoded and stored take by take as their frames
-come, in chunks, so the worker holds one chunk and never a whole take; batch engines (diffusers)
-render the takes in one batch, then each is encoded and stored (and let go). While it runs, a
-heartbeat thread tells the reconciler the worker is alive; steps write throttled progress (and
-live events) and poll for a cancel. Each take is encoded (H.264 MP4, poster, filmstrip, last
-frame), put in the media store and inserted once (unique per job and index). Accelerator out of
-memory: one more try with the engine's memory savings and smaller batches. Database or broker
-hiccups: Celery retries with backoff. Anything else, MemoryError included, fails the job with a
+come, in chunks, so the worker holds one chunk and never a whole take. Other engines (diffusers)
+render the missing takes in chunks of the model's `batch` (default 1), and each take goes, as soon
+as its frames exist, to one encoder thread of the task (`_Encoder`: a hand-off of one take) that
+finishes it (to uint8, the virtual camera), encodes and stores it while the next take renders; a
+worker death loses at most the takes in flight. An error on the encoder thread fails the job with
+its reason. A cancel (or a superseding message), seen at a step, between takes or after a take is
+stored, stops after the take in progress: the job ends `canceled`, keeping the takes stored. While
+it runs, a heartbeat thread tells the reconciler the worker is alive; steps write throttled
+progress (and live events) and poll for a cancel. Each take is encoded (H.264 MP4, poster,
+filmstrip, last frame), put in the media store and inserted once (unique per job and index).
+Accelerator out of memory: out of the handler (the failed attempt's tensors go with it) and after
+emptying the CUDA cache, again with half the batch that failed, down to one take, then once with
+the engine's memory savings, then the job fails naming the size and the model's limits. Database
+or broker hiccups: Celery retries with backoff. Anything else, MemoryError included, fails the job with a
 reason people can read (`RenderTask.on_failure`) and leaves the worker (and, in `slate up`, the
 web process around it) running: a MemoryError never reaches Celery, whose worker would stop.
 
@@ -23,8 +30,11 @@ GPU workers load the models of the queues they consume when their process starts
 
 from __future__ import annotations
 
+import gc
 import logging
+import queue
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -44,7 +54,7 @@ from app.events import publish
 from app.generation import limits, service
 from app.generation.service import Claim
 from workers.celery_app import celery, task_db
-from workers.engines.base import Canceled, streams
+from workers.engines.base import Canceled, splits, streams
 from workers.engines.loader import OutOfMemory
 from workers.engines.registry import get_model
 from workers.spec import RenderSpec
@@ -114,6 +124,59 @@ class _Heartbeat:
         self._thread.join(5)
 
 
+class _Encoder:
+    """The takes a render hands over, finished, encoded and stored one by one on a thread of the task while the next
+    take renders. At most one take waits (`put` blocks while one does), so a worker holds the take being stored, the
+    one waiting and the one rendering. Without `overlap`, `put` stores the take at once, on the caller's thread.
+
+    An error on the thread is kept and raised on the task's thread (`check`, and on leaving the block); the takes
+    after it are let go unstored. Leaving the block, by an error or not, stores the takes already handed over.
+    """
+
+    def __init__(self, store: Any, *, overlap: bool, name: str) -> None:
+        self._store = store
+        self.stored = 0
+        self.spent = 0.0  # seconds storing (finishing, encoding, writing) takes
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[tuple | None] = queue.Queue(maxsize=1)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True) if overlap else None
+
+    def __enter__(self) -> _Encoder:
+        if self._thread is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+        if exc_type is None:
+            self.check()
+
+    def put(self, *take: Any) -> None:
+        if self._thread is None:
+            self._keep(take)
+        else:
+            self._queue.put(take)
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _keep(self, take: tuple) -> None:
+        self.spent += self._store(*take)
+        self.stored += 1
+
+    def _run(self) -> None:
+        while (take := self._queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self._keep(take)
+                except BaseException as exc:  # crosses to the task's thread, which raises it (`check`)
+                    self.error = exc
+            del take  # its frames go now, not when the next take comes
+
+
 class _Render:
     """One run of one job on this worker."""
 
@@ -130,6 +193,10 @@ class _Render:
         self.claim: Claim | None = None
         self.remaining: list[int] = []
         self.notes: list[str] = []
+        self.engine: Any = None
+        self.model: Any = None
+        self.before_chunk: int | None = None  # takes done before the chunk rendering now (None: one render call)
+        self.chunk_len = 0
 
     # -- progress and cancel (called from the engine at every step) --
 
@@ -141,7 +208,10 @@ class _Render:
             return
         self.last_write = now
         c = self.claim
-        progress = (len(c.done) + step / max(total, 1) * len(self.remaining)) / c.takes
+        if self.before_chunk is None:
+            progress = (len(c.done) + step / max(total, 1) * len(self.remaining)) / c.takes
+        else:
+            progress = (self.before_chunk + step / max(total, 1) * self.chunk_len) / c.takes
         progress = min(progress, 0.99)
         with task_db() as db:
             self.cancel_requested, self.superseded = service.heartbeat(
@@ -178,32 +248,10 @@ class _Render:
             loaded_before = c.model in loader.loaded()
             engine = loader.get_engine(c.model)
             load_s = 0.0 if loaded_before else (loader.load_seconds(c.model) or 0.0)
+            self.engine, self.model = engine, model
             if streams(engine):
                 return self._stream(engine, spec, model, queue_wait=queue_wait, load_s=load_s)
-            render_start = time.perf_counter()
-            try:
-                videos = self._render(engine, spec)
-            except Canceled as exc:
-                render_s = time.perf_counter() - render_start
-                done = list(zip(self.remaining, exc.takes, strict=False))
-                encode_s = self._store(done, spec, model, render_s / max(len(done), 1) if done else 0.0)
-                if self.superseded:
-                    return "superseded"
-                stored = len(c.done) + len(done)
-                note = f"stopped after {stored} of {c.takes} takes"
-                return self._finish("canceled", note=note, render_s=render_s, encode_s=encode_s, rendered=len(done),
-                                    queue_wait=queue_wait, load_s=load_s, render_start=render_start, engine=engine,
-                                    steps=spec.steps, spec=spec)  # fmt: skip
-            render_s = time.perf_counter() - render_start
-            rendered = len(videos)
-            done = list(zip(self.remaining, videos, strict=True))
-            del videos  # `_store` lets each take go once it is stored
-            encode_s = self._store(done, spec, model, render_s / rendered)
-            if self.superseded:
-                return "superseded"
-            return self._finish("succeeded", render_s=render_s, encode_s=encode_s, rendered=rendered,
-                                queue_wait=queue_wait, load_s=load_s, render_start=render_start, engine=engine,
-                                steps=spec.steps, spec=spec)  # fmt: skip
+            return self._pipeline(engine, spec, model, queue_wait=queue_wait, load_s=load_s)
 
     def _refuse(self, reason: str) -> str:
         """Fail a job past this worker's limits without rendering anything."""
@@ -234,36 +282,106 @@ class _Render:
                             queue_wait=queue_wait, load_s=load_s, render_start=render_start, engine=engine,
                             steps=spec.steps, spec=spec)  # fmt: skip
 
-    def _render(self, engine: Any, spec: RenderSpec) -> list:
-        """One batch call; after an out-of-memory error, once more with memory savings and half the batch."""
-        try:
-            return engine.render(spec, on_step=self.on_step, should_cancel=self.should_cancel)
-        except OutOfMemory as exc:
-            if not hasattr(engine, "enable_memory_saving"):
-                raise
-            applied = engine.enable_memory_saving()
-            before = getattr(engine, "max_batch", None)
-            batch = max(1, len(spec.seeds) // 2)
-            if hasattr(engine, "max_batch"):
-                engine.max_batch = batch
-            log.warning("job %s: %s; retrying with %s and batches of %d", self.job_id, exc, ", ".join(applied), batch)
-            self.notes.append(f"ran out of memory; retried with {', '.join(applied) or 'memory savings'} "
-                              f"and batches of {batch}")  # fmt: skip
-            self.first_step_at = None
+    def _pipeline(self, engine: Any, spec: RenderSpec, model: Any, *, queue_wait: float, load_s: float) -> str:
+        """Render the missing takes in chunks of the model's `batch` and hand each take, as soon as its frames exist,
+        to the encoder (finish, encode, store, announce) while the next chunk renders."""
+        c = self.claim
+        render_start = time.perf_counter()
+        render_s = 0.0
+        pending = list(self.remaining)
+        size, saving = max(model.batch, 1), False
+        canceled = False
+        with _Encoder(self._store, overlap=self.cfg.overlap_encode, name=f"slate-encode-{self.job_id}") as encoder:
             try:
-                return engine.render(spec, on_step=self.on_step, should_cancel=self.should_cancel)
-            finally:
-                if hasattr(engine, "max_batch"):
-                    engine.max_batch = before
+                while pending:
+                    encoder.check()  # an encoding error stops the job before the next render
+                    self._poll()  # a cancel that came between takes, or while the last one was stored
+                    if self.should_cancel():
+                        raise Canceled("canceled between takes")
+                    chunk = pending[:size]
+                    part = spec.with_seeds([c.seeds[i] for i in chunk])
+                    self.before_chunk = len(c.done) + len(self.remaining) - len(pending)
+                    self.chunk_len = len(chunk)
+                    plan = engine.plan(part) if splits(engine) else None
+                    started = time.perf_counter()
+                    failure = None
+                    try:
+                        takes = self._render(engine, part, plan)
+                    except OutOfMemory as exc:
+                        failure = str(exc)
+                    except Canceled as exc:  # the takes this call finished before the cancel are kept
+                        render_s += time.perf_counter() - started
+                        for index, frames in zip(chunk, exc.takes, strict=False):
+                            encoder.put(index, frames, part, plan, 0.0)
+                        raise
+                    render_s += time.perf_counter() - started
+                    if failure is not None:  # out of the handler: the failed attempt's tensors are gone with it
+                        size, saving = self._after_out_of_memory(engine, model, part, len(chunk), saving, failure)
+                        continue
+                    share = (time.perf_counter() - started) / len(chunk)
+                    for index, frames in zip(chunk, takes, strict=True):
+                        encoder.put(index, frames, part, plan, share)
+                    del takes, frames  # the encoder holds them now, and lets each go once it is stored
+                    pending = pending[len(chunk):]
+            except Canceled:
+                canceled = True
+        if self.superseded:
+            return "superseded"
+        status, note = "succeeded", None
+        if canceled or self.cancel_requested:
+            status, note = "canceled", f"stopped after {len(c.done) + encoder.stored} of {c.takes} takes"
+        return self._finish(status, note=note, render_s=render_s, encode_s=encoder.spent, rendered=encoder.stored,
+                            queue_wait=queue_wait, load_s=load_s, render_start=render_start, engine=engine,
+                            steps=spec.steps, spec=spec, busy_s=time.perf_counter() - render_start)  # fmt: skip
 
-    def _store(self, done: list[tuple[int, Any]], spec: RenderSpec, model: Any, render_share: float) -> float:
-        """Encode and store each rendered take (publishing it as soon as it is in, then letting it go); returns the
-        seconds spent."""
-        spent = 0.0
-        while done:
-            index, frames = done.pop(0)
-            spent += self._keep(index, frames, spec, model, render_s=render_share)[1]
-            del frames
+    def _render(self, engine: Any, spec: RenderSpec, plan: dict[str, Any] | None) -> list:
+        """One engine call for the seeds of `spec`: the model's own frames (`generate`) where the engine splits its
+        render, finished takes otherwise."""
+        if plan is not None:
+            return engine.generate(spec, on_step=self.on_step, should_cancel=self.should_cancel, plan=plan)
+        return engine.render(spec, on_step=self.on_step, should_cancel=self.should_cancel)
+
+    def _after_out_of_memory(self, engine: Any, model: Any, spec: RenderSpec, failed: int, saving: bool,
+                             reason: str) -> tuple[int, bool]:  # fmt: skip
+        """The batch size and memory savings of the next try after a batch of `failed` takes ran out of memory: half
+        that batch, then (at one take) the engine's memory savings; raises `RenderFailed` when none is left."""
+        gc.collect()  # what the failed attempt held in reference cycles
+        torch = sys.modules.get("torch")  # never imported here for it: a CPU engine has no cache to empty
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        self.first_step_at = None
+        if failed > 1:
+            size = failed // 2
+            log.warning("job %s: %s; retrying %d takes at a time", self.job_id, reason, size)
+            self.notes.append(f"ran out of memory with {failed} takes at once; went on with {size} at a time")
+            return size, saving
+        if not saving and callable(getattr(engine, "enable_memory_saving", None)):
+            applied = engine.enable_memory_saving()
+            log.warning("job %s: %s; retrying with %s", self.job_id, reason, ", ".join(applied))
+            self.notes.append(f"ran out of memory; went on with {', '.join(applied) or 'memory savings'}")
+            return 1, True
+        limits_text = (f"{model.label or model.id} renders at most {model.max_width}x{model.max_height}, "
+                       f"{model.max_frames} frames, {model.batch} take{'s' if model.batch != 1 else ''} at once")
+        savings = " even with its memory savings" if saving else ""
+        raise RenderFailed(f"ran out of memory rendering one take of {spec.width}x{spec.height}, {spec.frames} frames"
+                           f"{savings} ({limits_text}); try a smaller frame or fewer frames")  # fmt: skip
+
+    def _poll(self) -> None:
+        """Between takes: say the job is alive and read whether it was canceled or superseded."""
+        with task_db() as db:
+            self.cancel_requested, self.superseded = service.heartbeat(db, job_id=self.job_id, task_id=self.task_id)
+
+    def _store(self, index: int, frames: Any, spec: RenderSpec, plan: dict[str, Any] | None, render_share: float
+               ) -> float:  # fmt: skip
+        """Finish take `index` (the engine's CPU share: to uint8, the virtual camera), encode, store and announce it,
+        then look for a cancel; returns the seconds spent (on the encoder's thread when encoding overlaps)."""
+        started = time.perf_counter()
+        if plan is not None:
+            frames = self.engine.finish_take(frames, spec, self.claim.seeds[index], plan)
+        finishing = time.perf_counter() - started
+        spent = finishing + self._keep(index, frames, spec, self.model, render_s=render_share)[1]
+        del frames
+        self._poll()
         return spent
 
     def _keep(self, index: int, frames: Any, spec: RenderSpec, model: Any, *, render_s: float | None
@@ -309,7 +427,7 @@ class _Render:
 
     def _finish(self, status: str, *, render_s: float, encode_s: float, rendered: int, queue_wait: float,
                 note: str | None = None, load_s: float = 0.0, render_start: float | None = None, engine: Any = None,
-                steps: int | None = None, spec: RenderSpec | None = None) -> str:
+                steps: int | None = None, spec: RenderSpec | None = None, busy_s: float | None = None) -> str:
         total = time.perf_counter() - self.t0
         timings: dict[str, Any] = {"queue_wait_s": round(queue_wait, 3), "load_s": round(load_s, 4),
                                    "render_s": round(render_s, 4), "encode_s": round(encode_s, 4),
@@ -335,7 +453,7 @@ class _Render:
             note = "; ".join(filter(None, [note, *self.notes]))
         with task_db() as db:
             service.finish(db, job_id=self.job_id, task_id=self.task_id, status=status, note=note,
-                           worker_s=render_s + encode_s, timings=timings)  # fmt: skip
+                           worker_s=render_s + encode_s if busy_s is None else busy_s, timings=timings)  # fmt: skip
         return status
 
 

@@ -5,6 +5,11 @@
 - `stream(spec, *, on_step, should_cancel) -> iterator of takes, each an iterator of chunks (k, height, width, 3)`:
   engines that draw frame by frame (the animatic) also have it, and the render task then encodes and stores
   each take as it comes, holding one chunk at a time (`streams(engine)`).
+- `plan(spec)`, `generate(spec, *, on_step, should_cancel, plan) -> the model's own frames per seed` and
+  `finish_take(frames, spec, seed, plan) -> uint8 take` (the diffusers engines): `render` split in two, so that the
+  render task runs the accelerator part (`generate`) on its own thread and the CPU part (to uint8, the virtual
+  camera) with the encoding of the take, while the next take renders (`splits(engine)`). `Canceled.takes` from
+  `generate` are the model's own frames too.
 """
 
 from __future__ import annotations
@@ -40,3 +45,8 @@ def snap(value: float, multiple: int, *, plus: int = 0, minimum: int | None = No
 def streams(engine: Any) -> bool:
     """Whether the engine hands out its takes chunk by chunk (`stream`) instead of a whole batch (`render`)."""
     return callable(getattr(engine, "stream", None))
+
+
+def splits(engine: Any) -> bool:
+    """Whether the engine's `render` comes in two parts, `generate` (the model) and `finish_take` (the CPU's share)."""
+    return all(callable(getattr(engine, name, None)) for name in ("plan", "generate", "finish_take"))

@@ -97,6 +97,7 @@ class ModelInfo:
     dtype: str = "auto"  # auto: bfloat16 on an accelerator, float32 on a CPU
     max_sequence_length: int | None = None  # text tokens
     max_batch: int | None = None  # takes in one pipeline call (None: all the takes of a job)
+    batch: int = 1  # takes the render task hands the engine at once (1: each take is stored as soon as it exists)
     # memory options
     vae_tiling: bool = False
     layerwise_casting: str | None = None  # storage dtype of the transformer's weights (computed in `dtype`)
@@ -257,6 +258,8 @@ def _build(model_id: str, raw: dict[str, Any], source: str) -> ModelInfo:
     for key in ("max_sequence_length", "max_batch"):
         if data.get(key):  # absent, 0 or false: no limit of its own
             out[key] = _check_int(data[key], f"{where}: {key}")
+    if "batch" in data:
+        out["batch"] = _check_int(data["batch"], f"{where}: batch")
 
     dtype = data.get("dtype", "auto")
     if dtype not in DTYPES:

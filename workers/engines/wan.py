@@ -219,6 +219,11 @@ class WanEngine:
             "seeds": list(spec.seeds),
         }
 
+    def finish_take(self, frames: np.ndarray, spec: RenderSpec, seed: int, plan: dict[str, Any]) -> np.ndarray:
+        """One take of `generate` as it is shown: uint8, with the virtual camera moved over it (on the CPU: the
+        render task runs it while the next take renders)."""
+        return apply_camera(to_uint8(frames), spec, seed, plan["width"], plan["height"], plan["overscan"])
+
     def render(self, spec: RenderSpec, *, on_step: ProgressFn | None = None,
                should_cancel: CancelFn | None = None) -> list[np.ndarray]:
         """One uint8 array (frames, height, width, 3) per seed in spec.seeds, in order."""
