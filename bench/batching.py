@@ -46,7 +46,7 @@ def spread(values: list[float], digits: int = 3) -> str:
     return (f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})")
 
 
-def slate_sides(args, device: str, width: int, height: int, frames: int):
+def slate_sides(args, device: str, width: int, height: int, frames: int, tmp: Path):
     """(label, batch(), single(seed), check()) through Slate's `LtxEngine.render`."""
     import numpy as np
 
@@ -55,7 +55,7 @@ def slate_sides(args, device: str, width: int, height: int, frames: int):
     from workers.engines.tiny import make_tiny
     from workers.spec import RenderSpec
 
-    folder = args.folder or make_tiny("ltx", Path(tempfile.mkdtemp(prefix="slate-bench-")) / "ltx-tiny")
+    folder = args.folder or make_tiny("ltx", tmp / "ltx-tiny")
     # max_batch = takes: no chunking, the batch side really is one pipeline call of all the takes
     engine = LtxEngine(replace(get_model("ltx"), folder=folder), device=device, max_batch=args.takes)
     seeds = list(range(100, 100 + args.takes))
@@ -71,10 +71,12 @@ def slate_sides(args, device: str, width: int, height: int, frames: int):
         diff = max(float(np.abs(b - engine.generate(spec.with_seeds([s]))[0]).max()) for b, s in zip(floats, seeds))
         return f"take i of the batch vs the single render of seed i: max |diff| {diff:.2e} (float frames)"
 
-    return label, lambda: engine.render(spec), lambda seed: engine.render(spec.with_seeds([seed])), check
+    # the check renders every take twice more: cheap on a CPU, minutes at real size
+    return label, lambda: engine.render(spec), lambda seed: engine.render(spec.with_seeds([seed])), (
+        check if device == "cpu" else None)
 
 
-def stock_sides(args, device: str, width: int, height: int, frames: int):
+def stock_sides(args, device: str, width: int, height: int, frames: int, tmp: Path):
     """(label, batch(), single(seed), None) through diffusers' `LTXPipeline`, real LTX-Video 2B configs (random)."""
     import torch
 
@@ -144,7 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     w, h, n = SIZES[device]
     width, height, frames = args.width or w, args.height or h, args.frames or n
     stock = args.folder is None and (device == "cuda" or args.stock)
-    label, batch, single, check = (stock_sides if stock else slate_sides)(args, device, width, height, frames)
+    with tempfile.TemporaryDirectory(prefix="slate-bench-batching-") as tmp:
+        return run(args, device, (width, height, frames), stock_sides if stock else slate_sides, Path(tmp))
+
+
+def run(args, device: str, size: tuple[int, int, int], sides: Callable, tmp: Path) -> int:
+    import torch
+
+    label, batch, single, check = sides(args, device, *size, tmp)
     seeds = list(range(100, 100 + args.takes))
 
     batch()  # warm-up: first-call costs (allocations, kernel selection) out of the way of both sides
