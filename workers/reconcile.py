@@ -1,15 +1,22 @@
-"""The job reconciler: brings back jobs the broker lost and fails jobs whose worker keeps dying.
+"""The job reconciler: brings back jobs the broker lost and ends or re-queues jobs whose worker died or hangs.
 
-The database is the truth; Redis is only transport. Two things can go wrong with the transport,
-and one pass of `reconcile()` repairs both, from the job rows:
+The database is the truth; Redis is only transport. Every stamp it judges (`heartbeat_at`,
+`progress_at`, `claimed_at`) is written with the database's clock (`now()` in SQL) and compared with
+the database's clock: hosts whose clocks are apart agree on what is stale. One pass of `reconcile()`
+repairs, from the job rows:
 
 1. **A worker died while running a job** (kill -9, out of host memory, a lost machine). A running
-   job's worker refreshes `heartbeat_at` every `SLATE_JOB_HEARTBEAT_S` from a thread of its own. A
-   `running` job whose heartbeat is older than `SLATE_JOB_STALE_S` (120) counts one death. After
-   `SLATE_JOB_MAX_DEATHS` (3) deaths it fails with the reason ("the worker died N times running this
-   job (last: <worker>); it may need more memory or a smaller batch"); before that it goes back to
-   `queued` with a new message id, keeping its stored takes: the next worker renders only the
-   missing ones, with the same seeds.
+   job's worker refreshes `heartbeat_at` every `SLATE_JOB_HEARTBEAT_S` (5) from a thread of its own.
+   A `running` job whose heartbeat is older than `SLATE_JOB_STALE_S` (20) counts one death; so does
+   one whose heartbeat is fresh but whose step and progress have not moved for `SLATE_JOB_STALL_S`
+   (600: the render hangs while its heartbeat thread goes on). The lost run's seconds, from its claim
+   to its last heartbeat, are charged to the job and its project (for charged models). A job with a
+   cancel asked ends `canceled`, keeping its stored takes. After `SLATE_JOB_MAX_DEATHS` (3) deaths it
+   fails with the reason ("the worker died N times running this job (last: <worker>); ..."); before
+   that it goes back to `queued` with a new message id, keeping its stored takes: the next worker
+   renders only the missing ones, with the same seeds. A message that the broker delivers again
+   after its worker died (a prefork child killed, a redelivery) counts a death in `service.claim` the
+   same way, so a render that kills its worker every time ends failed, never loops.
 2. **The broker lost a queued job's message** (Redis restarted without persistence, a flush, a
    send that failed after the commit). A `queued` job whose message was sent more than
    `SLATE_JOB_REQUEUE_S` (60) ago and whose message id is nowhere in the broker — not in the
@@ -25,9 +32,10 @@ was not lost after all (it turns up later, or Redis restores it after the visibi
 finds itself superseded and does nothing, and reconcilers running in several places at once do no
 harm. Takes are unique per (job, index), the last line of defence.
 
-It runs when a worker starts (`worker_ready`), every `SLATE_JOB_RECONCILE_S` (30) s from Celery
+It runs when a worker starts (`worker_ready`), every `SLATE_JOB_RECONCILE_S` (5) s from Celery
 beat in production (`celery -A workers.celery_app beat`, task `slate.generation.reconcile` on the
-`default` queue), and from a timer thread of the embedded worker (`slate up`).
+`default` queue), and from a timer thread of the embedded worker (`slate up`). A dead worker is
+noticed within stale + reconcile = 25 s.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from typing import Any
 import kombu.exceptions
 import redis
 from celery.signals import worker_ready
-from sqlalchemy import case, select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy.exc import OperationalError
 
 from app.db import utcnow
@@ -67,12 +75,17 @@ class Report:
     requeued_dead: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     requeued_lost: list[int] = field(default_factory=list)
+    requeued_stalled: list[int] = field(default_factory=list)
+    canceled: list[int] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.requeued_dead or self.failed or self.requeued_lost)
+        return any(self.to_dict().values())
 
     def to_dict(self) -> dict[str, list[int]]:
-        return {"requeued_dead": self.requeued_dead, "failed": self.failed, "requeued_lost": self.requeued_lost}
+        out = {"requeued_dead": self.requeued_dead, "failed": self.failed, "requeued_lost": self.requeued_lost}
+        if self.requeued_stalled or self.canceled:  # only when they happened: older readers keep their three keys
+            out.update(requeued_stalled=self.requeued_stalled, canceled=self.canceled)
+        return out
 
 
 # Jobs are sent again in the order workers take them: rush first, then by when they were queued.
@@ -111,35 +124,53 @@ def _requeue(db: Any, job: GenerationJob, *, now: dt.datetime) -> None:
     job.status, job.task_id, job.sent_at = "queued", str(uuid.uuid4()), now
     job.progress, job.step = min(job.takes_done / job.takes, 0.99) if job.takes else 0.0, 0
     db.flush()
-    service.send_after_commit(db, job_id=job.id, task_id=job.task_id, model_id=job.model, priority=job.priority)
+    service.send_after_commit(db, job_id=job.id, task_id=job.task_id, model_id=job.model, priority=job.priority,
+                              estimate_s=job.estimate_s)  # fmt: skip
     publish_after_commit(db, job.project_id, "job", service.job_event(job))
 
 
+def _lose(db: Any, job: GenerationJob, cfg: service.JobSettings, now: dt.datetime, report: Report, *,
+          stalled: bool) -> None:  # fmt: skip
+    """A running job whose run is over without it (dead worker, stalled render): cancel, fail or send it again."""
+    worker = job.worker or "unknown"
+    outcome = service.lost_run(db, job=job, max_deaths=cfg.max_deaths, stalled_s=cfg.stall_s if stalled else None)
+    if outcome == "canceled":
+        report.canceled.append(job.id)
+        log.warning("job %s: worker %s lost while it was stopping; canceled", job.id, worker)
+    elif outcome == "failed":
+        report.failed.append(job.id)
+        log.warning("job %s failed: %s", job.id, job.error)
+    elif stalled:
+        job.note = (f"the render on {worker} made no progress for {cfg.stall_s:g} s; queued again "
+                    f"({job.deaths} of {cfg.max_deaths})")  # fmt: skip
+        _requeue(db, job, now=now)
+        report.requeued_stalled.append(job.id)
+        log.warning("job %s: render on %s stalled (death %d); queued again", job.id, worker, job.deaths)
+    else:
+        job.note = f"the worker {worker} stopped answering; queued again ({job.deaths} of {cfg.max_deaths})"
+        _requeue(db, job, now=now)
+        report.requeued_dead.append(job.id)
+        log.warning("job %s: worker %s lost (death %d); queued again", job.id, worker, job.deaths)
+
+
 def _dead(cfg: service.JobSettings, now: dt.datetime, report: Report) -> None:
-    cutoff = now - dt.timedelta(seconds=cfg.stale_s)
+    """Running jobs whose heartbeat is stale (the worker is gone), then those whose progress is (the render hangs)."""
+    stale = now - dt.timedelta(seconds=cfg.stale_s)
+    stall = now - dt.timedelta(seconds=cfg.stall_s)
+    stalled_where = and_(GenerationJob.heartbeat_at >= stale, GenerationJob.progress_at < stall)
     with task_db() as db:
-        ids = list(db.scalars(select(GenerationJob.id).where(
-            GenerationJob.status == "running", GenerationJob.heartbeat_at < cutoff)
-            .order_by(*_LANE_ORDER)))  # fmt: skip
-    for job_id in ids:
+        rows = db.execute(select(GenerationJob.id, stalled_where).where(
+            GenerationJob.status == "running", or_(GenerationJob.heartbeat_at < stale, stalled_where))
+            .order_by(*_LANE_ORDER)).all()  # fmt: skip
+    for job_id, was_stalled in rows:
         with task_db() as db:
             job = service.lock_job(db, job_id)
-            if job is None or job.status != "running" or job.heartbeat_at is None or job.heartbeat_at >= cutoff:
+            if job is None or job.status != "running" or job.heartbeat_at is None:
                 continue  # it moved on since we looked
-            job.deaths += 1
-            worker = job.worker or "unknown"
-            if job.deaths >= cfg.max_deaths:
-                error = (f"the worker died {job.deaths} times running this job (last: {worker}); it may need more "
-                         "memory or a smaller batch")  # fmt: skip
-                db.flush()
-                service.finish(db, job_id=job.id, task_id=None, status="failed", error=error)
-                report.failed.append(job.id)
-                log.warning("job %s failed: %s", job.id, error)
-            else:
-                job.note = f"the worker {worker} stopped answering; queued again ({job.deaths} of {cfg.max_deaths})"
-                _requeue(db, job, now=now)
-                report.requeued_dead.append(job.id)
-                log.warning("job %s: worker %s lost (death %d); queued again", job.id, worker, job.deaths)
+            dead = job.heartbeat_at < stale
+            stalled = not dead and job.progress_at is not None and job.progress_at < stall
+            if dead or stalled:
+                _lose(db, job, cfg, now, report, stalled=stalled)
 
 
 def _lost(cfg: service.JobSettings, now: dt.datetime, report: Report) -> None:
@@ -173,7 +204,8 @@ def _lost(cfg: service.JobSettings, now: dt.datetime, report: Report) -> None:
 def reconcile() -> Report:
     """One pass: re-queue or fail jobs of dead workers, re-send queued jobs whose message is gone."""
     cfg = service.job_settings()
-    now = utcnow()
+    with task_db() as db:
+        now = service.db_now(db)  # every stamp it judges is on the database's clock too
     report = Report()
     _dead(cfg, now, report)
     _lost(cfg, now, report)

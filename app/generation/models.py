@@ -52,7 +52,9 @@ class GenerationJob(Base):
     worker: Mapped[str | None] = mapped_column(String(200))
     task_id: Mapped[str] = mapped_column(String(64))  # the Celery message currently entitled to run it
     sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)  # when that message was sent
-    heartbeat_at: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime | None]  # the database's clock, never a worker's
+    claimed_at: Mapped[dt.datetime | None]  # when the current run claimed it (database clock): a lost run's time
+    progress_at: Mapped[dt.datetime | None]  # when its step or progress last moved (the stall watchdog)
     queued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.activity.service import record
@@ -56,13 +56,21 @@ class JobSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SLATE_JOB_", env_file=".env", extra="ignore")
 
-    stale_s: float = 120.0  # a running job whose heartbeat is older than this lost its worker
+    # Watchdogs (workers/reconcile.py). Heartbeats are stamped and judged on the database's clock. A dead worker is
+    # noticed within stale_s + reconcile_s (25 s): 4 missed beats before a death, so a busy host is not called dead.
+    stale_s: float = Field(default=20.0, gt=0)  # a running job whose heartbeat is older than this lost its worker
     max_deaths: int = 3  # workers lost on one job before it fails
     requeue_s: float = 60.0  # a queued job older than this whose message is not in the broker is re-sent
-    heartbeat_s: float = 10.0  # how often a running job's worker says it is alive
+    heartbeat_s: float = Field(default=5.0, gt=0)  # how often a running job's worker says it is alive
     progress_interval_s: float = 0.5  # progress writes and cancel checks, at most this often
     overlap_encode: bool = True  # encode and store take k on a thread of the task while take k+1 renders
-    reconcile_s: float = 30.0  # how often the reconciler runs (beat, embedded timer)
+    reconcile_s: float = Field(default=5.0, gt=0)  # how often the reconciler runs (beat, embedded timer)
+    # a running job whose step and progress have not moved for this long is stalled (hung render): a death
+    stall_s: float = Field(default=600.0, gt=0)
+    # Celery time limits of one run: soft = estimate x factor, within [min, max]; hard = soft + a grace
+    time_limit_factor: float = Field(default=4.0, gt=0)
+    time_limit_min_s: float = Field(default=900.0, gt=0)  # room for loading a model on a cold worker
+    time_limit_max_s: float = Field(default=3 * 3600.0, gt=0)  # below the broker's visibility timeout (4 h)
     max_takes: int = Field(default=16, ge=1)
     rate_per_minute: int = 30  # generation requests one person may make in a minute (0: no limit)
     # work limits of every job on every engine (app/generation/limits.py): checked when a job is written
@@ -293,8 +301,11 @@ def lock_job(db: Session, job_id: int) -> GenerationJob | None:
                      .execution_options(populate_existing=True))  # fmt: skip
 
 
-def send_after_commit(db: Session, *, job_id: int, task_id: str, model_id: str, priority: str) -> None:
-    """Send the job's Celery message after the commit (if the broker is down, the reconciler sends it later)."""
+def send_after_commit(db: Session, *, job_id: int, task_id: str, model_id: str, priority: str,
+                      estimate_s: float = 0.0) -> None:  # fmt: skip
+    """Send the job's Celery message after the commit (if the broker is down, the reconciler sends it later), with
+    time limits from the job's estimate (`time_limits`)."""
+    soft, hard = time_limits(estimate_s)
 
     def _send() -> None:
         import kombu.exceptions
@@ -304,7 +315,8 @@ def send_after_commit(db: Session, *, job_id: int, task_id: str, model_id: str, 
 
         try:
             render_job.apply_async(args=[job_id], task_id=task_id, queue=queue_name(model_id),
-                                   priority=PRIORITIES.get(priority, 5))  # fmt: skip
+                                   priority=PRIORITIES.get(priority, 5), soft_time_limit=soft,
+                                   time_limit=hard)  # fmt: skip
         except (kombu.exceptions.OperationalError, redis.RedisError, OSError) as exc:
             log.warning("job %s: the broker is unreachable (%s); the reconciler will send it", job_id, exc)
 
@@ -360,7 +372,8 @@ def _create(db: Session, *, actor: User | None, shot: Shot, project: Project, sp
            summary=f"{'retried' if retry_of else 'queued'} {what}",
            data={"shot_id": shot.id, "model": model.id, "takes": job.takes, "estimate_s": estimate})  # fmt: skip
     publish_after_commit(db, project.id, "job", job_event(job))
-    send_after_commit(db, job_id=job.id, task_id=job.task_id, model_id=model.id, priority=priority)
+    send_after_commit(db, job_id=job.id, task_id=job.task_id, model_id=model.id, priority=priority,
+                      estimate_s=job.estimate_s)  # fmt: skip
     return job
 
 
@@ -535,22 +548,95 @@ class Claim:
     note: str
 
 
-def claim(db: Session, *, job_id: int, task_id: str, worker: str, stale_s: float) -> Claim | None:
+def db_now(db: Session) -> dt.datetime:
+    """The database's clock (aware UTC): heartbeats are stamped and judged by it, never by a worker's own clock."""
+    value = db.scalar(select(func.now()))
+    if isinstance(value, str):  # SQLite: CURRENT_TIMESTAMP is naive UTC text, to the second
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def time_limits(estimate_s: float, *, cfg: JobSettings | None = None) -> tuple[float, float]:
+    """(soft, hard) time limits in seconds of one run of a job estimated at `estimate_s`: the estimate times
+    `time_limit_factor` within [`time_limit_min_s`, `time_limit_max_s`]; the hard one a grace later."""
+    cfg = cfg or job_settings()
+    soft = min(max((estimate_s or 0.0) * cfg.time_limit_factor, cfg.time_limit_min_s), cfg.time_limit_max_s)
+    return round(soft, 1), round(soft + max(30.0, soft * 0.1), 1)
+
+
+def charge_lost_run(db: Session, *, job: GenerationJob) -> float:
+    """Charge the worker seconds of a run that ended with its worker (from its claim to its last heartbeat, both on
+    the database's clock) to the job and, for charged models, to the project; returns the seconds charged."""
+    seconds = 0.0
+    if job.claimed_at is not None and job.heartbeat_at is not None:
+        seconds = max((job.heartbeat_at - job.claimed_at).total_seconds(), 0.0)
+    job.claimed_at = None  # charged once
+    if seconds <= 0 or not charged(job.model, count_cpu=instance_quotas(db).count_cpu):
+        db.flush()
+        return 0.0
+    seconds = round(seconds, 3)
+    job.gpu_seconds = round((job.gpu_seconds or 0) + seconds, 3)
+    db.execute(update(Project).where(Project.id == job.project_id).values(gpu_used_s=Project.gpu_used_s + seconds))
+    db.flush()
+    return seconds
+
+
+def lost_run(db: Session, *, job: GenerationJob, max_deaths: int, stalled_s: float | None = None) -> str:
+    """A run of the locked, running job ended without finishing it (its worker died, or its render stalled): count
+    the death, charge the run's seconds, and end the job where it cannot go on. Returns "canceled" (a cancel was
+    asked: it stays a cancel, stored takes kept), "failed" (`max_deaths` reached, with the reason) or "lost" (the
+    caller sends it again or claims it)."""
+    job.deaths += 1
+    worker = job.worker or "unknown"
+    charge_lost_run(db, job=job)
+    if job.cancel_requested:
+        done = db.scalar(select(func.count()).select_from(Take).where(Take.job_id == job.id)) or 0
+        finish(db, job_id=job.id, task_id=None, status="canceled",
+               note=f"stopped after {done} of {job.takes} takes (its worker was lost while stopping)")  # fmt: skip
+        return "canceled"
+    if job.deaths >= max_deaths:
+        if stalled_s is not None:
+            error = (f"the render stopped making progress (no step for {stalled_s:g} s on {worker}); the worker was "
+                     f"lost or stalled {job.deaths} times running this job: it may hang at this size or need more "
+                     "memory; try a smaller frame or another model")  # fmt: skip
+        else:
+            error = (f"the worker died {job.deaths} times running this job (last: {worker}); it may need more "
+                     "memory or a smaller batch")  # fmt: skip
+        finish(db, job_id=job.id, task_id=None, status="failed", error=error)
+        return "failed"
+    return "lost"
+
+
+def claim(db: Session, *, job_id: int, task_id: str, worker: str, stale_s: float, max_deaths: int | None = None,
+          ended_here: bool = False) -> Claim | None:  # fmt: skip
     """Worker side: mark the job running for this message, or None when the message must not run it.
 
     Not run: the job is gone or finished, the message was superseded (the reconciler sent another),
     or another worker holds it with a fresh heartbeat (a redelivery while the first still runs).
+    A message that finds its job already `running` for it was delivered again after the run that had
+    it ended without finishing (its worker died: a broker redelivery, a prefork child killed): that
+    counts a death, unless that run ended in this very process and let go of the job (`ended_here`:
+    a Celery retry after a transient error). At `max_deaths` the job fails with the reason.
     """
     job = lock_job(db, job_id)
     if job is None or job.status in FINISHED or job.task_id != task_id:
         return None
-    now = utcnow()
-    if (job.status == "running" and job.worker != worker and job.heartbeat_at is not None
-            and (now - job.heartbeat_at).total_seconds() < stale_s):
-        return None
+    now = db_now(db)
+    if job.status == "running":
+        fresh = job.heartbeat_at is not None and (now - job.heartbeat_at).total_seconds() < stale_s
+        if fresh and job.worker != worker:
+            return None
+        if not ended_here:
+            lost_worker = job.worker or "unknown"
+            limit = max_deaths if max_deaths is not None else job_settings().max_deaths
+            if lost_run(db, job=job, max_deaths=limit) != "lost":
+                log.warning("job %s: its worker %s was lost again; the job ended", job.id, lost_worker)
+                return None
+            job.note = f"the worker {lost_worker} was lost running it; started again ({job.deaths} of {limit})"
     done = frozenset(db.scalars(select(Take.index).where(Take.job_id == job.id)))
     resumed = job.attempts > 0 and done
     job.status, job.worker, job.heartbeat_at = "running", worker[:200], now
+    job.claimed_at = job.progress_at = now
     job.attempts += 1
     job.started_at = job.started_at or now
     job.takes_done = len(done)
@@ -565,10 +651,17 @@ def claim(db: Session, *, job_id: int, task_id: str, worker: str, stale_s: float
 
 def heartbeat(db: Session, *, job_id: int, task_id: str, progress: float | None = None, step: int | None = None,
               total_steps: int | None = None) -> tuple[bool, bool]:
-    """Worker side: say the job is alive (and how far); returns (cancel requested, superseded or gone)."""
-    values: dict[str, Any] = {"heartbeat_at": utcnow()}
+    """Worker side: say the job is alive (and how far); returns (cancel requested, superseded or gone).
+
+    Stamped with the database's clock (`now()` in SQL), so hosts with clocks apart agree on staleness.
+    `progress_at` moves only when the step or the progress does: a render that stops stepping while
+    its heartbeat thread goes on is seen by the stall watchdog."""
+    values: dict[str, Any] = {"heartbeat_at": func.now()}
     if progress is not None:
-        values.update(progress=min(max(progress, 0.0), 1.0), step=step or 0, total_steps=total_steps or 0)
+        progress, step, total_steps = min(max(progress, 0.0), 1.0), step or 0, total_steps or 0
+        moved = or_(GenerationJob.step != step, GenerationJob.progress != progress, GenerationJob.progress_at.is_(None))
+        values.update(progress=progress, step=step, total_steps=total_steps,
+                      progress_at=case((moved, func.now()), else_=GenerationJob.progress_at))  # fmt: skip
     db.execute(update(GenerationJob).where(GenerationJob.id == job_id, GenerationJob.task_id == task_id,
                                            GenerationJob.status == "running").values(**values))  # fmt: skip
     row = db.execute(select(GenerationJob.cancel_requested, GenerationJob.task_id, GenerationJob.status)
@@ -594,6 +687,7 @@ def store_take(db: Session, *, job_id: int, index: int, values: dict[str, Any]) 
     db.flush()
     job.takes_done = db.scalar(select(func.count()).select_from(Take).where(Take.job_id == job_id))
     job.progress = max(job.progress or 0.0, min(job.takes_done / job.takes, 0.999))
+    job.progress_at = db_now(db)  # a stored take is progress (the stall watchdog)
     db.flush()
     return take
 

@@ -30,8 +30,10 @@ GPU workers load the models of the queues they consume when their process starts
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
+import os
 import queue
 import socket
 import sys
@@ -44,7 +46,9 @@ from typing import Any
 
 import kombu.exceptions
 import redis
+from billiard.process import current_process
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 from sqlalchemy.exc import OperationalError
 
@@ -100,28 +104,96 @@ def _timed(chunks: Iterable[Any], waited: list[float]) -> Iterator[Any]:
 
 
 class _Heartbeat:
-    """A thread that keeps the job's heartbeat fresh while the worker renders (killed with the worker)."""
+    """A thread that keeps the job's heartbeat fresh while the worker renders (killed with the worker), and keeps
+    the run's time limits where the pool does not (solo, threads, the embedded worker; prefork enforces its own).
 
-    def __init__(self, job_id: int, task_id: str, interval: float) -> None:
+    Soft limit: `SoftTimeLimitExceeded` is raised in the rendering thread (at its next Python instruction), and
+    `render_job` fails the job with the reason. Hard limit (the render is stuck inside one native call and never
+    saw the soft one): the job is failed here and a standalone worker process ends itself, freeing the accelerator
+    (its supervisor starts a fresh one; its message, not acknowledged, finds the job finished). The embedded worker
+    lives in the web process: there the hard limit is only logged.
+    """
+
+    def __init__(self, job_id: int, task_id: str, interval: float, *,
+                 time_limit: tuple[float | None, float | None] = (None, None)) -> None:  # fmt: skip
         self.job_id, self.task_id, self.interval = job_id, task_id, max(interval, 0.05)
+        self.soft, self.hard = (None, None) if _pool_keeps_time_limits() else time_limit
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._target: int | None = None  # the rendering thread, while it is inside the block
         self._thread = threading.Thread(target=self._run, name=f"slate-heartbeat-{job_id}", daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        started = last = time.monotonic()
+        tick = min(self.interval, 0.25) if (self.soft or self.hard) else self.interval
+        soft_sent = False
+        while not self._stop.wait(tick):
+            now = time.monotonic()
+            if self.soft and not soft_sent and now - started >= self.soft:
+                soft_sent = self._interrupt()
+            if self.hard and now - started >= self.hard:
+                self.hard = self._hard_limit()
+            if now - last < self.interval:
+                continue
+            last = now
             try:
                 with task_db() as db:
                     service.heartbeat(db, job_id=self.job_id, task_id=self.task_id)
             except OperationalError as exc:  # the database is away for a moment: the next beat tries again
                 log.warning("job %s: heartbeat failed: %s", self.job_id, exc)
 
+    def _interrupt(self) -> bool:
+        """Raise the soft time limit in the rendering thread (only while it is still inside the block)."""
+        with self._lock:
+            if self._target is None:
+                return True
+            log.warning("job %s: soft time limit (%.0f s) passed; stopping the render", self.job_id, self.soft)
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._target),
+                                                       ctypes.py_object(SoftTimeLimitExceeded))  # fmt: skip
+            return True
+
+    def _hard_limit(self) -> None:
+        """Fail the job and end a standalone worker process (returns only in the embedded worker)."""
+        error = (f"the render did not stop at its time limit ({self.hard:.0f} s) and was ended; the model may hang "
+                 "at this size: try a smaller frame or another model")  # fmt: skip
+        log.error("job %s: %s", self.job_id, error)
+        settings = getattr(celery, "slate_settings", None)
+        if settings is not None and settings.embedded_worker:
+            return  # the web process around it must live on
+        try:
+            with task_db() as db:
+                service.finish(db, job_id=self.job_id, task_id=self.task_id, status="failed", error=error)
+        finally:
+            logging.shutdown()
+            os._exit(70)  # EX_SOFTWARE: the only way to free a device held by a stuck native call
+
     def __enter__(self) -> _Heartbeat:
+        self._target = threading.get_ident()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        with self._lock:
+            self._target = None
         self._stop.set()
         self._thread.join(5)
+
+
+def _pool_keeps_time_limits() -> bool:
+    """Whether the pool enforces Celery time limits itself: prefork children do; solo, threads and the embedded
+    worker (all in the main process) do not."""
+    return current_process().name != "MainProcess"
+
+
+def _run_time_limits() -> tuple[float | None, float | None]:
+    """(soft, hard) seconds of the message being run (`apply_async(soft_time_limit=, time_limit=)`), or Nones."""
+    hard, soft = (getattr(render_job.request, "timelimit", None) or (None, None))[:2]
+    return (float(soft) if soft else None, float(hard) if hard else None)
+
+
+# Runs of (job, message) that ended in this process without finishing the job and let go of it (a transient error
+# that Celery retries): when the retry claims the job it is not a lost worker.
+_ended_here: set[tuple[int, str]] = set()
 
 
 class _Encoder:
@@ -228,13 +300,15 @@ class _Render:
     def run(self) -> str:
         with task_db() as db:
             self.claim = service.claim(db, job_id=self.job_id, task_id=self.task_id, worker=self.worker,
-                                       stale_s=self.cfg.stale_s)  # fmt: skip
+                                       stale_s=self.cfg.stale_s, max_deaths=self.cfg.max_deaths,
+                                       ended_here=(self.job_id, self.task_id) in _ended_here)  # fmt: skip
+        _ended_here.discard((self.job_id, self.task_id))
         if self.claim is None:
             return "skipped"
         c = self.claim
         self.remaining = [i for i in range(c.takes) if i not in c.done]
         queue_wait = max((utcnow() - c.queued_at).total_seconds(), 0.0)
-        with _Heartbeat(self.job_id, self.task_id, self.cfg.heartbeat_s):
+        with _Heartbeat(self.job_id, self.task_id, self.cfg.heartbeat_s, time_limit=_run_time_limits()):
             if not self.remaining:
                 return self._finish("succeeded", render_s=0.0, encode_s=0.0, rendered=0, queue_wait=queue_wait)
             spec = RenderSpec.from_dict(c.spec).with_seeds([c.seeds[i] for i in self.remaining])
@@ -466,6 +540,17 @@ def render_job(self, job_id: int) -> str:
         return _Render(self, int(job_id)).run()
     except MemoryError:
         pass  # out of the handler first: the error's frames, and the memory they hold, go with it
+    except SoftTimeLimitExceeded:
+        soft = _run_time_limits()[0]
+        error = (f"the render took longer than its time limit ({soft:.0f} s, from the job's estimate) and was stopped"
+                 if soft else "the render took longer than its time limit and was stopped")  # fmt: skip
+        with task_db() as db:
+            service.finish(db, job_id=int(job_id), task_id=self.request.id, status="failed",
+                           error=f"{error}; the model may hang at this size: try a smaller frame or fewer takes")
+        return "timed out"
+    except TRANSIENT:
+        _ended_here.add((int(job_id), self.request.id))  # Celery retries it: the retry is no lost worker
+        raise
     raise RenderFailed(OUT_OF_MEMORY)
 
 
