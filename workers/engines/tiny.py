@@ -10,6 +10,9 @@ with d_model 32, a VAE with 8 channels a block). Some choices keep them useful b
 - the VAEs compress like the real ones (LTX: 32x in space and 8x in time, Wan: 8x and 4x), so
   the real snapping rules apply and a demo can render 768x512, 97 frames on a CPU (tiny LTX:
   about 0.2 s a step and 3.5 s of decoding on 2 cores);
+- every size and frame count the registry allows renders (tests/workers/test_model_sizes.py): the tiny Wan
+  transformer has Wan 2.1's own 1024 rotary positions a latent axis (a folder made with 32 cannot render
+  832x480 or 129 frames: the Wan engine says to make it again);
 - the tiny LTX VAE decodes causally in time, so a first-frame condition comes out in frame 0
   exactly as the VAE sees it (random weights cannot reproduce the picture itself).
 
@@ -127,7 +130,7 @@ def _wan_transformer_kwargs() -> dict:
     return dict(
         patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, out_channels=16,
         text_dim=TEXT_DIM, freq_dim=256, ffn_dim=32, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
+        rope_max_seq_len=1024,  # Wan 2.1's own: positions for every latent frame, row and column
     )
 
 

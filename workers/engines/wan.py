@@ -208,6 +208,7 @@ class WanEngine:
         else:
             raise ValueError(f"model {self.model.id!r} cannot render from text alone (an image-to-video folder)")
         rw, rh, over = camera_setup(spec, self.model, width, height, frames, bool(first or last))
+        self._check_positions(pipeline, rw, rh, frames + len(refs))
         return {
             "model": self.model.id, "pipeline": pipeline,
             "width": width, "height": height, "frames": frames, "snap": note,
@@ -223,6 +224,21 @@ class WanEngine:
         """One take of `generate` as it is shown: uint8, with the virtual camera moved over it (on the CPU: the
         render task runs it while the next take renders)."""
         return apply_camera(to_uint8(frames), spec, seed, plan["width"], plan["height"], plan["overscan"])
+
+    def _check_positions(self, pipeline: str, width: int, height: int, frames: int) -> None:
+        """Refuse, naming the fix, a size the transformer has too few rotary positions for (a tiny folder made when
+        they were fewer: 32 stopped 832x480), instead of a tensor shape error deep inside the pipeline."""
+        pipe = {"WanPipeline": self.t2v, "WanImageToVideoPipeline": self.i2v, "WanVACEPipeline": self.vace}[pipeline]
+        cfg = pipe.transformer.config
+        pt, ph, pw = cfg.patch_size
+        space, time_ = pipe.vae_scale_factor_spatial, pipe.vae_scale_factor_temporal
+        need = max(((frames - 1) // time_ + 1) // pt, height // space // ph, width // space // pw)
+        if need > cfg.rope_max_seq_len:
+            raise ValueError(
+                f"model {self.model.id!r}: its transformer has rotary positions for {cfg.rope_max_seq_len} latent "
+                f"frames, rows or columns and {width}x{height}, {frames} frames needs {need}: make the tiny folder "
+                "again (`slate models make-tiny`) or render a smaller size"
+            )
 
     def render(self, spec: RenderSpec, *, on_step: ProgressFn | None = None,
                should_cancel: CancelFn | None = None) -> list[np.ndarray]:
