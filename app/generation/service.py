@@ -204,6 +204,9 @@ def build_spec(db: Session, *, shot: Shot, model_id: str, takes: int, seed: int 
             f"{model.max_frames} frames ({model.max_frames / fps:.1f} s): shorten the shot or pick another model",
             field="duration_s",
         )
+    problem = model.size_problem(width, height, frames)  # the model's own range: refused here, never capped
+    if problem:
+        raise Invalid(problem[0], field=problem[1])
     width, height, frames, note = model.snap(width, height, frames)
     notes = [note] if note else []
     first_frame = None

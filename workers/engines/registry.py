@@ -46,21 +46,27 @@ LAYERWISE_STORAGE = ("float8_e4m3fn", "float8_e5m2", "bfloat16", "float16")
 OFFLOAD = ("model", "sequential")
 COMPILE = ("regional", "full")
 
+# Sizes: every engine renders from `min_width` x `min_height` (64, the smallest side a shot may have) up to
+# `max_width` x `max_height`, frames from `min_frames` (the rule's shortest take) to `max_frames`, and Wan at
+# most `max_area` pixels a frame. A job outside the range is refused before it is queued (`size_problem`).
 ENGINE_DEFAULTS: dict[str, dict[str, Any]] = {
     "animatic": dict(
-        label="Animatic", capabilities=["t2v"], size_multiple=2, frames="1k+0", max_width=3840,
-        max_height=2160, max_frames=2400, default_steps=1, default_guidance=0.0, accelerated=False,
+        label="Animatic", capabilities=["t2v"], size_multiple=2, frames="1k+0", min_width=64, min_height=64,
+        max_width=3840, max_height=2160, max_frames=2400, default_steps=1, default_guidance=0.0, accelerated=False,
     ),
     # LTX-Video: the VAE compresses 32x in space and 8x in time (plus the first frame).
     "ltx": dict(
         label="LTX-Video", capabilities=["t2v", "i2v", "keyframes", "lora"], size_multiple=32, frames="8k+1",
-        max_width=1280, max_height=1280, max_frames=257, default_steps=40, default_guidance=3.0,
-        max_sequence_length=128,
+        min_width=64, min_height=64, max_width=1280, max_height=1280, max_frames=257, default_steps=40,
+        default_guidance=3.0, max_sequence_length=128,
     ),
-    # Wan 2.1: the VAE compresses 8x in space and 4x in time, the transformer patches 2x2.
+    # Wan 2.1: the VAE compresses 8x in space and 4x in time, the transformer patches 2x2. Its sizes are
+    # 1280x720 and 832x480 either way round (the 14B checkpoints; 1.3B is trained at 832x480 only): at most
+    # 1280x720 pixels a frame.
     "wan": dict(
         label="Wan 2.1", capabilities=["t2v", "i2v", "keyframes", "references", "lora"], size_multiple=16,
-        frames="4k+1", max_width=1280, max_height=1280, max_frames=129, default_steps=50, default_guidance=5.0,
+        frames="4k+1", min_width=64, min_height=64, max_width=1280, max_height=1280, max_area=1280 * 720,
+        max_frames=129, default_steps=50, default_guidance=5.0,
         max_sequence_length=512,
     ),
 }
@@ -89,9 +95,13 @@ class ModelInfo:
     size_multiple: int = 2  # width and height are multiples of this
     frame_step: int = 1  # frames = frame_step * k + frame_offset
     frame_offset: int = 0
+    min_width: int = 64
+    min_height: int = 64
+    min_frames: int = 1
     max_width: int = 3840
     max_height: int = 2160
     max_frames: int = 2400
+    max_area: int | None = None  # pixels of one frame (width x height); None: max_width x max_height
     default_steps: int = 30
     default_guidance: float = 5.0
     dtype: str = "auto"  # auto: bfloat16 on an accelerator, float32 on a CPU
@@ -119,10 +129,21 @@ class ModelInfo:
     def snap(self, width: int, height: int, frames: int) -> tuple[int, int, int, str]:
         return snap(self, width, height, frames)
 
+    @property
+    def size_range(self) -> str:
+        """The sizes the model renders, in words: "64x64 to 1280x1280, 1 to 257 frames (8k+1)"."""
+        area = f" (at most {self.max_area:,} pixels a frame)" if self.max_area else ""
+        return (f"{self.min_width}x{self.min_height} to {self.max_width}x{self.max_height}{area}, "
+                f"{self.min_frames} to {self.max_frames} frames ({self.frame_rule})")
+
+    def size_problem(self, width: int, height: int, frames: int) -> tuple[str, str] | None:
+        return size_problem(self, width, height, frames)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["capabilities"] = sorted(self.capabilities)
         data["frame_rule"] = self.frame_rule
+        data["size_range"] = self.size_range
         for key in ("folder", "i2v_folder", "vace_folder"):
             data[key] = str(data[key]) if data[key] is not None else None
         return data
@@ -152,6 +173,32 @@ def snap(model: ModelInfo, width: int, height: int, frames: int) -> tuple[int, i
         capped = " (the model's maximum)" if f < _snap(f0, step, plus=off, minimum=max(off, 1)) else ""
         notes.append(f"{f0} frames -> {f}{capped}")
     return w, h, f, "; ".join(notes)
+
+
+def size_problem(model: ModelInfo, width: int, height: int, frames: int) -> tuple[str, str] | None:
+    """Why the model cannot render `width` x `height`, `frames` frames once snapped to its rules, as (message, field);
+    None when it can.
+
+    The message names the model and its range: a job outside it is refused before it is queued, not capped
+    (a capped side would change the shot's aspect) and not left to fail on a worker.
+    """
+    m, step, off = model.size_multiple, model.frame_step, model.frame_offset
+    w, h = _snap(int(width), m), _snap(int(height), m)
+    f = _snap(int(frames), step, plus=off, minimum=max(off, 1))
+    asked = f"{int(width)}x{int(height)}, {int(frames)} frames"
+    if (w, h) != (int(width), int(height)) or f != int(frames):
+        asked += f" ({w}x{h}, {f} frames on its rules)"
+    field = None
+    if not model.min_width <= w <= model.max_width:
+        field = "width"
+    elif not model.min_height <= h <= model.max_height or (model.max_area and w * h > model.max_area):
+        field = "height"
+    elif not model.min_frames <= f <= model.max_frames:
+        field = "duration_s"
+    if field is None:
+        return None
+    return (f"{model.label or model.id} ({model.id}) renders {model.size_range}; this shot asks for {asked}: "
+            "change the shot's size or duration, or pick another model", field)
 
 
 def _floor(value: int, multiple: int) -> int:
@@ -246,9 +293,17 @@ def _build(model_id: str, raw: dict[str, Any], source: str) -> ModelInfo:
     out["frame_step"], out["frame_offset"] = int(match.group(1)), int(match.group(2) or 0)
     for key in ("max_width", "max_height", "max_frames", "default_steps"):
         out[key] = _check_int(data[key], f"{where}: {key}")
-    for key in ("max_width", "max_height"):
-        if out[key] % out["size_multiple"]:
+    for key in ("min_width", "min_height", "min_frames"):
+        if key in data:
+            out[key] = _check_int(data[key], f"{where}: {key}")
+    for key in ("min_width", "min_height", "max_width", "max_height"):
+        if key in out and out[key] % out["size_multiple"]:
             raise RegistryError(f"{where}: {key} {out[key]} is not a multiple of size_multiple {out['size_multiple']}")
+    for side in ("width", "height", "frames"):
+        if out.get(f"min_{side}", 1) > out[f"max_{side}"]:
+            raise RegistryError(f"{where}: min_{side} {out[f'min_{side}']} is above max_{side} {out[f'max_{side}']}")
+    if data.get("max_area"):
+        out["max_area"] = _check_int(data["max_area"], f"{where}: max_area")
     if out["max_frames"] < out["frame_step"] + out["frame_offset"]:
         raise RegistryError(f"{where}: max_frames {out['max_frames']} is below the shortest take the rule allows")
     guidance = data["default_guidance"]
