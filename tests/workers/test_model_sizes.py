@@ -25,7 +25,7 @@ from app.generation.models import GenerationJob
 from app.storyboard import service as storyboard
 from workers.engines.animatic import AnimaticEngine
 from workers.engines.ltx import LtxEngine
-from workers.engines.registry import get_model, load_registry, snap
+from workers.engines.registry import RegistryError, get_model, load_registry, snap
 from workers.engines.wan import WanEngine
 from workers.spec import RenderSpec
 
@@ -85,6 +85,29 @@ def test_the_registry_states_each_models_size_range() -> None:
             sw, sh, sf, _ = snap(model, w, h, f)
             limits.check(RenderSpec(model=model_id, prompt="x", width=sw, height=sh, frames=sf, fps=24.0, seeds=[1]),
                          settings=service.JobSettings(_env_file=None))  # fmt: skip
+
+
+@pytest.mark.parametrize("toml,says", [
+    ('min_width = 48\n', "min_width 48 is not a multiple of size_multiple 32"),
+    ('min_height = 1312\n', "min_height 1312 is above max_height 1280"),
+    ('min_frames = 300\n', "min_frames 300 is above max_frames 257"),
+    ('max_area = -1\n', "max_area: must be a whole number of at least 1"),
+])  # fmt: skip
+def test_a_size_range_that_cannot_hold_is_refused_when_the_registry_is_read(tmp_path, toml, says) -> None:
+    extra = tmp_path / "models.toml"
+    extra.write_text('[models.ltx]\nengine = "ltx"\n' + toml)
+    with pytest.raises(RegistryError, match=says):
+        load_registry(override=extra)
+
+
+def test_a_models_file_can_narrow_a_range(tmp_path) -> None:
+    extra = tmp_path / "models.toml"
+    extra.write_text('[models.ltx]\nengine = "ltx"\nmax_area = 921600\nmin_width = 256\n')
+    ltx = load_registry(override=extra).get("ltx")
+    assert ltx.size_problem(1280, 704, 9) is None
+    message, field = ltx.size_problem(1280, 1280, 9)
+    assert field == "height" and message.startswith("LTX-Video (ltx) renders 256x64 to 1280x1280 (at most 921,600 ")
+    assert ltx.size_problem(224, 704, 9)[1] == "width"
 
 
 @pytest.mark.parametrize("model_id,case", [(m, c) for m, cases in SIZES.items() for c in cases])
