@@ -15,18 +15,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+# The base error and Invalid (422) are shared with the workers: the camera vocabulary raises Invalid.
+from workers.vocabulary import DomainError, Invalid
 
-class DomainError(Exception):
-    status_code = 400
-
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
-
-
-class Invalid(DomainError):
-    status_code = 422
+__all__ = ["Conflict", "DomainError", "Forbidden", "Invalid", "NotFound", "TooLarge", "TooMany", "Unauthenticated",
+           "Unsupported", "error_response", "install_error_handlers"]  # fmt: skip
 
 
 class NotFound(DomainError):

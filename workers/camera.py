@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from app.storyboard.camera import Camera, Move, Speed
+from workers.vocabulary import Camera, Move, Speed
 
 
 @dataclass(frozen=True)

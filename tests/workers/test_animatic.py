@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from app.storyboard.camera import Camera
+from workers.vocabulary import Camera
 from workers.engines import Canceled
 from workers.engines.base import snap
 from workers.engines.animatic import AnimaticEngine, camera_line

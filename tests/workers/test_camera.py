@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from app.storyboard.camera import Move
+from workers.vocabulary import Move
 from workers import camera as vcam
 from workers.engines.animatic import AnimaticEngine
 from workers.spec import CastMember, RenderSpec

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from app.storyboard.camera import Angle, Camera, Framing, Lighting, LightColour, LightKey, Move, Speed, TimeOfDay, label
 from workers import camera as vcam
 from workers.engines.base import Canceled
 from workers.spec import RenderSpec
+from workers.vocabulary import Angle, Camera, Framing, Lighting, LightColour, LightKey, Move, Speed, TimeOfDay, label
 
 # (dark, light) tones of the scene for the time of day; a light colour overrides it.
 _TIME_TONES: dict[TimeOfDay | None, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
