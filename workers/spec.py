@@ -2,6 +2,11 @@
 
 The web side compiles it when a job is queued and stores it on the job (JSON). Workers render
 from it alone, so a take can always be reproduced from its spec and seed.
+
+Media are named by key (the web's media store names files by their content). An engine never
+reaches the media store: the worker's task looks up the local file of every key the spec names
+(`media_keys()`) and hands the spec over with `files` filled in (`with_files`); engines read them
+with `spec.path(key)`. `files` is not part of what makes the pictures: it is left out of `hash()`.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -34,7 +40,7 @@ class RenderSpec:
     steps: int | None = None  # None: the model's default
     guidance: float | None = None
     seeds: list[int] = field(default_factory=lambda: [0])  # one per take
-    camera: dict[str, Any] = field(default_factory=dict)  # app.storyboard.camera.Camera.to_dict()
+    camera: dict[str, Any] = field(default_factory=dict)  # workers.vocabulary.Camera.to_dict()
     lighting: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 4.0
     # storyboard context (the animatic draws it; models ignore it)
@@ -48,6 +54,8 @@ class RenderSpec:
     first_frame_key: str | None = None
     last_frame_key: str | None = None
     reference_keys: list[str] = field(default_factory=list)
+    # media key -> local file, filled in by the worker's task just before rendering (not hashed)
+    files: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,10 +68,33 @@ class RenderSpec:
 
     def hash(self) -> str:
         """A stable hash of what makes the pictures (seeds excluded: each take has its own)."""
-        payload = {k: v for k, v in self.to_dict().items() if k != "seeds"}
+        payload = {k: v for k, v in self.to_dict().items() if k not in ("seeds", "files")}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def with_seeds(self, seeds: list[int]) -> RenderSpec:
         data = self.to_dict()
         data["seeds"] = list(seeds)
         return RenderSpec.from_dict(data)
+
+    def media_keys(self) -> list[str]:
+        """Every media key the spec names: first and last frame, references, the cast's references and LoRAs."""
+        keys = [self.first_frame_key, self.last_frame_key, *self.reference_keys]
+        for member in self.cast:
+            keys.extend(member.reference_keys)
+            if member.lora and member.lora.get("key"):
+                keys.append(member.lora["key"])
+        return list(dict.fromkeys(k for k in keys if k))
+
+    def with_files(self, files: dict[str, str | Path]) -> RenderSpec:
+        """The same spec with the local file of each media key (the worker's task resolves them)."""
+        data = self.to_dict()
+        data["files"] = {**self.files, **{key: str(path) for key, path in files.items()}}
+        return RenderSpec.from_dict(data)
+
+    def path(self, key: str) -> Path:
+        """The local file of media key `key`, as the worker's task listed it in `files`."""
+        try:
+            return Path(self.files[key])
+        except KeyError:
+            raise LookupError(f"media {key!r} has no local file: the worker's task lists the spec's media in "
+                              "`files` before rendering (RenderSpec.with_files)") from None

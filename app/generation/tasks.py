@@ -81,6 +81,14 @@ def _error_text(exc: BaseException) -> str:
     return text if isinstance(exc, (OutOfMemory, RenderFailed)) else f"{exc.__class__.__name__}: {text}"
 
 
+def with_local_files(spec: RenderSpec) -> RenderSpec:
+    """The spec with the local file of each media key it names: engines get paths, never the media store."""
+    from app.media.store import get_store
+
+    store = get_store()
+    return spec.with_files({key: store.path(key) for key in spec.media_keys()})
+
+
 class RenderTask(Task):
     """Fails the job with the error's text when a render ends in an error that is not retried."""
 
@@ -311,7 +319,7 @@ class _Render:
         with _Heartbeat(self.job_id, self.task_id, self.cfg.heartbeat_s, time_limit=_run_time_limits()):
             if not self.remaining:
                 return self._finish("succeeded", render_s=0.0, encode_s=0.0, rendered=0, queue_wait=queue_wait)
-            spec = RenderSpec.from_dict(c.spec).with_seeds([c.seeds[i] for i in self.remaining])
+            spec = with_local_files(RenderSpec.from_dict(c.spec).with_seeds([c.seeds[i] for i in self.remaining]))
             try:
                 limits.check(spec, settings=self.cfg)  # the worker's own limits, before anything is loaded
             except Invalid as exc:

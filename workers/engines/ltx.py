@@ -44,11 +44,10 @@ Resolve = Callable[[str], Path]
 
 # --- shared helpers (the Wan engine uses them too) --------------------------------------------------
 
-def default_resolve(key: str) -> Path:
-    """A media key -> its file in the media store (SLATE_MEDIA_DIR)."""
-    from app.media.store import get_store
-
-    return get_store().path(key)
+def resolver(spec: RenderSpec, resolve: Resolve | None) -> Resolve:
+    """How an engine finds the file of a media key: the engine's own `resolve` where it was given one (tests,
+    benches), else the local files the worker's task listed in `spec.files` (an engine never opens the media store)."""
+    return resolve or spec.path
 
 
 def quiet_progress_bars() -> None:
@@ -340,7 +339,7 @@ class LtxEngine:
                 "make the tiny one with `slate models make-tiny` or point the registry at a real LTX-Video folder"
             )
         self.device = str(device)
-        self.resolve = resolve or default_resolve
+        self.resolve = resolve  # None: the files the task listed in the spec
         self.max_batch = max_batch if max_batch is not None else self.model.max_batch
         self.dtype = torch_dtype(self.model.dtype, self.device)
         quiet_progress_bars()
@@ -421,7 +420,7 @@ class LtxEngine:
         total = plan["steps"] * len(batches)
         timing = Timing()
         finished: list[np.ndarray] = []
-        with lora_adapters(self.pipe, cast_loras(spec), self.resolve):
+        with lora_adapters(self.pipe, cast_loras(spec), resolver(spec, self.resolve)):
             for k, batch in enumerate(batches):
                 gens = generators(batch)
                 cb = StepCallback(offset=k * plan["steps"], total=total, on_step=on_step,
@@ -452,10 +451,10 @@ class LtxEngine:
 
         out = []
         if spec.first_frame_key:
-            image = load_image(self.resolve(spec.first_frame_key), width, height)
+            image = load_image(resolver(spec, self.resolve)(spec.first_frame_key), width, height)
             out.append(LTXVideoCondition(image=image, frame_index=0, strength=1.0))
         if spec.last_frame_key:
-            image = load_image(self.resolve(spec.last_frame_key), width, height)
+            image = load_image(resolver(spec, self.resolve)(spec.last_frame_key), width, height)
             out.append(LTXVideoCondition(image=image, frame_index=frames - 1, strength=1.0))
         return out
 

@@ -211,12 +211,20 @@ _KEYS = {f.name for f in fields(ModelInfo)} - {"id", "frame_step", "frame_offset
 
 
 def _data_dir() -> str:
-    try:
-        from app.config import get_settings
+    """SLATE_DATA_DIR from the environment or the `.env` file, as the web's settings read it (default `data`).
 
-        return str(get_settings().data_dir)
-    except ImportError:  # the registry also loads where the web app's packages are not installed (GPU bench)
-        return os.environ.get("SLATE_DATA_DIR", "data")
+    The registry reads its own environment and never the web's settings: a worker renders without app/."""
+    if os.environ.get("SLATE_DATA_DIR"):
+        return os.environ["SLATE_DATA_DIR"]
+    try:
+        lines = Path(".env").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep and key.strip().removeprefix("export ").strip() == "SLATE_DATA_DIR" and value.strip():
+            return value.strip().strip("\"'")
+    return "data"
 
 
 def _folder(value: Any, where: str) -> Path:

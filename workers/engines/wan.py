@@ -37,7 +37,6 @@ from workers.engines.ltx import (
     camera_setup,
     cast_loras,
     chunks,
-    default_resolve,
     generators,
     load_image,
     lora_adapters,
@@ -46,6 +45,7 @@ from workers.engines.ltx import (
     prepare_pipeline,
     quiet_progress_bars,
     reference_keys,
+    resolver,
     to_uint8,
     torch_dtype,
 )
@@ -83,7 +83,7 @@ class WanEngine:
             raise ValueError(f"model {self.model.id!r} has no folder")
         folder = Path(self.model.folder)
         self.device = str(device)
-        self.resolve = resolve or default_resolve
+        self.resolve = resolve  # None: the files the task listed in the spec
         self.max_batch = max_batch if max_batch is not None else self.model.max_batch
         self.dtype = torch_dtype(self.model.dtype, self.device)
         quiet_progress_bars()
@@ -270,10 +270,11 @@ class WanEngine:
             output_type="np", max_sequence_length=self.model.max_sequence_length or 512,
         )
         cond = plan["conditioning"]
+        resolve = resolver(spec, self.resolve)
         if name == "WanImageToVideoPipeline":
-            common["image"] = load_image(self.resolve(cond["first_frame"]), w, h)
+            common["image"] = load_image(resolve(cond["first_frame"]), w, h)
         elif name == "WanVACEPipeline":
-            common.update(self._vace_inputs(cond, w, h, n))
+            common.update(self._vace_inputs(cond, w, h, n, resolve))
         # VACE takes one generator per call: one take a call. The others batch (up to max_batch).
         if name == "WanVACEPipeline":
             batches = [[s] for s in seeds]
@@ -283,7 +284,7 @@ class WanEngine:
         timing = Timing()
         finished: list[np.ndarray] = []
         self._offload_for(pipe)
-        with lora_adapters(pipe, cast_loras(spec), self.resolve):
+        with lora_adapters(pipe, cast_loras(spec), resolve):
             for k, batch in enumerate(batches):
                 cb = StepCallback(offset=k * plan["steps"], total=total, on_step=on_step,
                                   should_cancel=should_cancel, finished=finished)
@@ -304,19 +305,19 @@ class WanEngine:
         self.last_timing = timing.as_dict()
         return finished
 
-    def _vace_inputs(self, cond: dict[str, Any], w: int, h: int, n: int) -> dict[str, Any]:
+    def _vace_inputs(self, cond: dict[str, Any], w: int, h: int, n: int, resolve: Resolve) -> dict[str, Any]:
         """VACE conditioning: reference images, and first/last frames as kept frames of a masked video."""
         out: dict[str, Any] = {}
         if cond["references"]:
-            out["reference_images"] = [_fit(Image.open(self.resolve(key)), w, h) for key in cond["references"]]
+            out["reference_images"] = [_fit(Image.open(resolve(key)), w, h) for key in cond["references"]]
         if cond["first_frame"] or cond["last_frame"]:
             gray, keep, make = Image.new("RGB", (w, h), (128, 128, 128)), Image.new("L", (w, h), 0), \
                 Image.new("L", (w, h), 255)
             video, mask = [gray] * n, [make] * n
             if cond["first_frame"]:
-                video[0], mask[0] = load_image(self.resolve(cond["first_frame"]), w, h), keep
+                video[0], mask[0] = load_image(resolve(cond["first_frame"]), w, h), keep
             if cond["last_frame"]:
-                video[-1], mask[-1] = load_image(self.resolve(cond["last_frame"]), w, h), keep
+                video[-1], mask[-1] = load_image(resolve(cond["last_frame"]), w, h), keep
             out.update(video=video, mask=mask)
         return out
 
