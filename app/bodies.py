@@ -35,6 +35,7 @@ from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
+from app.csrf import SESSION_COOKIE
 from app.errors import error_response
 
 KIB = 1024
@@ -114,8 +115,6 @@ class BodyLimit:
     """Pure ASGI middleware: caps request bodies (see the module docstring); responses pass through untouched."""
 
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
-        from app.deps import SESSION_COOKIE  # late: deps imports this module
-
         self.app = app
         self.settings = settings
         self.session_cookie = SESSION_COOKIE

@@ -186,14 +186,14 @@ def user_create(
 ) -> None:
     """Create an account (the first one on an instance is its admin)."""
     from app import models  # noqa: F401
-    from app.auth.service import create_user
     from app.db import commit
     from app.errors import DomainError
+    from app.projects.service import create_account  # the first account owns the seeded demo
 
     password = password or getpass.getpass("Password: ")
     with _session() as db:
         try:
-            user = create_user(db, email=email, password=password, display_name=name, is_admin=admin)
+            user = create_account(db, email=email, password=password, display_name=name, is_admin=admin)
             commit(db)
         except DomainError as exc:
             typer.secho(exc.detail, fg=typer.colors.RED)

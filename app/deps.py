@@ -17,32 +17,24 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from app.auth import security
 from app.auth.models import User, UserSession
 from app.auth.service import session_for_token, user_for_api_token
 from app.bodies import is_sign_in_route
 from app.config import get_settings
+from app.csrf import (  # re-exported: routes and tests import them from here
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    CSRF_PURPOSE,
+    SAFE_METHODS,
+    SESSION_COOKIE,
+    new_signed_out_csrf,
+    signed_out_csrf_ok,
+)
 from app.db import commit, discard_pending, row_id
 from app.errors import Forbidden, NotFound, Unauthenticated
 from app.permissions import Action, Role, can
 from app.projects.models import Membership, Project
 from app.projects.service import get_membership
-
-SESSION_COOKIE = "slate_session"
-CSRF_COOKIE = "slate_csrf"
-CSRF_HEADER = "x-csrf-token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-CSRF_PURPOSE = "signed-out-csrf"
-
-
-def new_signed_out_csrf() -> str:
-    """A signed-out browser's double-submit token (the `slate_csrf` cookie and the form field), signed with the
-    instance secret: a value an attacker plants in the cookie is refused. Tests of anonymous forms use it too."""
-    return security.signed_token(secret=get_settings().resolved_secret_key(), purpose=CSRF_PURPOSE)
-
-
-def signed_out_csrf_ok(token: str) -> bool:
-    return security.signed_token_ok(token, secret=get_settings().resolved_secret_key(), purpose=CSRF_PURPOSE)
 
 
 def get_db(request: Request) -> Iterator[Session]:

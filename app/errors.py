@@ -2,24 +2,29 @@
 
 Services raise these; views and API routes never build error responses by hand.
 API callers get JSON `{"detail": ...}`; htmx requests get an error fragment;
-page requests get an error page.
+page requests get an error page. The page and the fragment are drawn by the `page` function
+the app factory passes to `install_error_handlers` (app/web.py's `error_page`): this module
+imports nothing of the app, so every other module may import it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 # The base error and Invalid (422) are shared with the workers: the camera vocabulary raises Invalid.
 from workers.vocabulary import DomainError, Invalid
 
-__all__ = ["Conflict", "DomainError", "Forbidden", "Invalid", "NotFound", "TooLarge", "TooMany", "Unauthenticated",
-           "Unsupported", "error_response", "install_error_handlers"]  # fmt: skip
+__all__ = ["Conflict", "DomainError", "ErrorPage", "Forbidden", "Invalid", "NotFound", "TooLarge", "TooMany",
+           "Unauthenticated", "Unsupported", "error_response", "install_error_handlers"]  # fmt: skip
+
+ErrorPage = Callable[[Request, int, str], Response]  # (request, status, detail) -> a page or an htmx fragment
 
 
 class NotFound(DomainError):
@@ -86,36 +91,15 @@ def error_response(request: Request, status: int, detail: str, extra: dict | Non
         if is_htmx(request):
             return Response(status_code=204, headers={"HX-Redirect": f"/login?next={nxt}"})
         return RedirectResponse(f"/login?next={nxt}", status_code=303)
-    from app.web import render  # late import: templating needs settings
-
-    _identify(request)
-    if is_htmx(request):
-        # htmx ignores 4xx swaps by default; tell it to show the fragment in the flash area.
-        resp = render(request, "_error.html", {"status": status, "detail": detail}, status_code=status)
-        resp.headers["HX-Retarget"] = "#flash"
-        resp.headers["HX-Reswap"] = "innerHTML"
-        return resp
-    return render(request, "error.html", {"status": status, "detail": detail}, status_code=status)
+    page: ErrorPage | None = getattr(request.app.state, "error_page", None)
+    if page is None:  # an app without templates (install_error_handlers without `page`)
+        return PlainTextResponse(detail, status_code=status)
+    return page(request, status, detail)
 
 
-def _identify(request: Request) -> None:
-    """Errors raised before any route ran (an unknown URL) still show who is signed in."""
-    if hasattr(request.state, "principal"):
-        return
-    from app.auth.service import session_for_token
-    from app.deps import SESSION_COOKIE, Principal
-
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return
-    with request.app.state.sessionmaker() as db:
-        sess = session_for_token(db, token=cookie)
-        request.state.principal = Principal(user=sess.user, session=sess) if sess else None
-        db.rollback()
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Map domain errors and framework errors to answers, in one place."""
+def install_error_handlers(app: FastAPI, *, page: ErrorPage | None = None) -> None:
+    """Map domain errors and framework errors to answers, in one place; `page` draws them for browsers."""
+    app.state.error_page = page
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:

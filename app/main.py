@@ -32,7 +32,7 @@ from app.storyboard import api as storyboard_api
 from app.storyboard import views as storyboard_views
 from app.system import api as system_api
 from app.system import views as system_views
-from app.web import ROOT
+from app.web import ROOT, error_page
 
 API_ROUTERS = [
     auth_api.router,
@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.sessionmaker = session_factory(engine_for(settings.database_url))
-    install_error_handlers(app)
+    install_error_handlers(app, page=error_page)
     app.add_middleware(BodyLimit, settings=settings)  # inside SecurityHeaders: its refusals get the headers too
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")

@@ -10,7 +10,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from app.auth.service import session_for_token
 from app.config import get_settings
+from app.csrf import CSRF_COOKIE, SESSION_COOKIE, new_signed_out_csrf, signed_out_csrf_ok
+from app.deps import Principal
+from app.errors import is_htmx
 from app.permissions import ROLE_LABELS, Action, Role, can
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,8 +47,6 @@ def csrf_token(request: Request) -> str:
     principal = getattr(request.state, "principal", None)
     if principal is not None and principal.csrf_token is not None:
         return principal.csrf_token
-    from app.deps import CSRF_COOKIE, new_signed_out_csrf, signed_out_csrf_ok
-
     token = request.cookies.get(CSRF_COOKIE)
     if not token or not signed_out_csrf_ok(token):  # none yet, or one this server did not sign: a new one
         token = getattr(request.state, "new_csrf", None)
@@ -73,11 +75,34 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     return resp
 
 
+def error_page(request: Request, status: int, detail: str) -> Response:
+    """An error for a browser: the error page, or for htmx a fragment shown in the flash area."""
+    _identify(request)
+    if is_htmx(request):
+        # htmx ignores 4xx swaps by default; tell it to show the fragment in the flash area.
+        resp = render(request, "_error.html", {"status": status, "detail": detail}, status_code=status)
+        resp.headers["HX-Retarget"] = "#flash"
+        resp.headers["HX-Reswap"] = "innerHTML"
+        return resp
+    return render(request, "error.html", {"status": status, "detail": detail}, status_code=status)
+
+
+def _identify(request: Request) -> None:
+    """Errors raised before any route ran (an unknown URL) still show who is signed in."""
+    if hasattr(request.state, "principal"):
+        return
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return
+    with request.app.state.sessionmaker() as db:
+        sess = session_for_token(db, token=cookie)
+        request.state.principal = Principal(user=sess.user, session=sess) if sess else None
+        db.rollback()
+
+
 def _set_csrf_cookie(request: Request, resp: Response) -> None:
     new = getattr(request.state, "new_csrf", None)
     if new:
-        from app.deps import CSRF_COOKIE
-
         resp.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="lax", secure=get_settings().secure_cookies, path="/")
 
 

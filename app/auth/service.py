@@ -85,10 +85,6 @@ def create_user(db: Session, *, email: str, password: str, display_name: str, is
     )
     db.add(user)
     db.flush()
-    if first:
-        from app.projects.service import claim_orphan_projects
-
-        claim_orphan_projects(db, owner=user)
     return user
 
 

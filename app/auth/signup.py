@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from app.auth import service
 from app.auth.models import User
 from app.errors import Forbidden
-from app.projects.service import accept_invitation, invitation_for_token
+from app.projects.service import accept_invitation, create_account, invitation_for_token
 from app.system.service import signup_mode
 
 
@@ -25,7 +25,7 @@ def register(
             raise Forbidden("sign-up on this Slate is by invitation only; ask a project owner for a link")
     if invitation:
         invitation_for_token(db, token=invitation)  # says clearly why a link cannot be used, before anything is written
-    user = service.create_user(db, email=email, password=password, display_name=display_name)
+    user = create_account(db, email=email, password=password, display_name=display_name)
     if invitation:
         accept_invitation(db, user=user, token=invitation)
     return user

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.activity.service import record
 from app.auth import security
 from app.auth.models import User
-from app.auth.service import get_user_by_email, normalize_email
+from app.auth.service import create_user, get_user_by_email, normalize_email, user_count
 from app.config import get_settings
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
@@ -414,6 +414,15 @@ def seed_demo(db: Session, *, owner: User | None = None) -> Project | None:
 def unclaimed_demo(db: Session) -> bool:
     """Whether a seeded demo project waits for its first owner."""
     return db.scalar(select(Project.id).where(Project.is_demo.is_(True), ~Project.memberships.any())) is not None
+
+
+def create_account(db: Session, *, email: str, password: str, display_name: str, is_admin: bool = False) -> User:
+    """Create an account; the instance's first one owns the projects nobody belongs to (the seeded demo)."""
+    first = user_count(db) == 0
+    user = create_user(db, email=email, password=password, display_name=display_name, is_admin=is_admin)
+    if first:
+        claim_orphan_projects(db, owner=user)
+    return user
 
 
 def claim_orphan_projects(db: Session, *, owner: User) -> list[Project]:

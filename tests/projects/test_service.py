@@ -137,19 +137,18 @@ def test_delete_removes_everything_in_the_project(db, make_user, make_project):
 
 def test_demo_is_seeded_once_and_claimed_by_the_first_account(db):
     # The fixture database has accounts from other tests rolled back: this transaction starts empty.
-    from app.auth.service import create_user, user_count
+    from app.auth.service import user_count
 
     assert user_count(db) == 0
     demo = service.seed_demo(db)
     assert service.seed_demo(db) is None
-    first = create_user(db, email="first@example.com", password="correct horse battery", display_name="First")
+    first = service.create_account(db, email="first@example.com", password="correct horse battery", display_name="First")
     assert service.get_membership(db, project_id=demo.id, user_id=first.id).role == "owner"
 
 
 def test_demo_has_a_storyboard_ready_to_block(db):
     from sqlalchemy import select
 
-    from app.auth.service import create_user
     from app.characters.models import Character, CharacterVersion
     from app.design.models import Location, StylePreset
     from app.storyboard.camera import Camera
@@ -167,7 +166,7 @@ def test_demo_has_a_storyboard_ready_to_block(db):
     assert db.scalar(select(StylePreset).where(StylePreset.project_id == demo.id, StylePreset.is_default.is_(True)))
     assert len(list(db.scalars(select(Location).where(Location.project_id == demo.id)))) == 5
     assert not any(c.locked for c in cast.values())
-    first = create_user(db, email="first@example.com", password="correct horse battery", display_name="First")
+    first = service.create_account(db, email="first@example.com", password="correct horse battery", display_name="First")
     assert all(c.locked for c in cast.values())  # the first owner locks the cast: generation can start
     versions = db.scalars(select(CharacterVersion).where(CharacterVersion.project_id == demo.id)).all()
     assert len(versions) == 5 and all(v.locked_by_id == first.id for v in versions)
