@@ -59,3 +59,17 @@ def test_an_engine_reads_the_first_frame_from_the_files_in_the_spec(tiny_models:
     assert np.abs(from_files - given).max() < 1e-5
     (free,) = engine.generate(replace(spec, first_frame_key=None))
     assert np.abs(from_files - free).max() > 0.05  # the file did condition the take
+
+
+def test_the_registry_reads_its_own_environment_not_the_web_settings(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from workers.engines.registry import DEFAULT_FILE, load_registry
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SLATE_DATA_DIR", raising=False)
+    monkeypatch.delenv("SLATE_MODEL_LTX_FOLDER", raising=False)
+    assert load_registry(DEFAULT_FILE, override="").get("ltx").folder == Path("data/models/ltx-tiny")
+    (tmp_path / ".env").write_text('# the studio\nexport SLATE_DATA_DIR="/srv/slate"\n')
+    assert load_registry(DEFAULT_FILE, override="").get("ltx").folder == Path("/srv/slate/models/ltx-tiny")
+    monkeypatch.setenv("SLATE_DATA_DIR", "/fast")  # the environment first, as the web's settings read it
+    assert load_registry(DEFAULT_FILE, override="").get("ltx").folder == Path("/fast/models/ltx-tiny")
