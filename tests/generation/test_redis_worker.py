@@ -38,13 +38,17 @@ pytestmark = pytest.mark.redis
 class Worker:
     """One `slate worker` process on gen.ltx, its output collected by a thread."""
 
-    def __init__(self, env: dict[str, str], name: str) -> None:
+    def __init__(self, env: dict[str, str], name: str, pool: str = "solo") -> None:
         self.lines: list[str] = []
-        self.proc = subprocess.Popen([SLATE, "worker", "--queues", "gen.ltx", "--pool", "solo", "--hostname",
+        self.proc = subprocess.Popen([SLATE, "worker", "--queues", "gen.ltx", "--pool", pool, "--hostname",
                                       f"{name}@%h", "--loglevel", "INFO"], env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)  # fmt: skip
         threading.Thread(target=self._read, daemon=True).start()
-        wait_until(lambda: any(" ready." in line for line in self.lines), 60, f"worker {name} to be ready", None)
+        try:
+            wait_until(lambda: any(" ready." in line for line in self.lines), 60, f"worker {name} to be ready", None)
+        except AssertionError:
+            self.kill()  # never left behind: it would take later tests' messages from the shared queue
+            raise
 
     def _read(self) -> None:
         for line in self.proc.stdout:
@@ -301,3 +305,107 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_ends_with_exactly_its_t
     assert [(t["index"], t["seed"]) for t in done["takes"]] == [(0, 31), (1, 32)]
     takes = studio.api.get(f"/api/v1/shots/{shot['id']}/takes", headers=studio.h).json()
     assert sorted(t["number"] for t in takes) == [1, 2]  # exactly N takes, no duplicates
+
+
+# Loaded into worker processes started by the next test only (a sitecustomize on their PYTHONPATH): every render
+# kills the process that runs it at its first step, as a render that takes the host's memory would.
+KILLER = """
+import os
+import signal
+
+from workers.engines import loader
+
+_get_engine = loader.get_engine
+
+
+class _KillsItsWorker:
+    def __init__(self, engine):
+        self._engine = engine
+
+    def __getattr__(self, name):
+        attr = getattr(self._engine, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            if kwargs.get("on_step") is not None:
+                kwargs["on_step"] = lambda step, total: os.kill(os.getpid(), signal.SIGKILL)
+            return attr(*args, **kwargs)
+
+        return call
+
+
+loader.get_engine = lambda model_id, **kw: _KillsItsWorker(_get_engine(model_id, **kw))
+
+from workers.celery_app import celery  # noqa: E402
+
+celery.conf.worker_proc_alive_timeout = 120  # a child loads the tiny model before it says it is up
+"""
+
+
+def test_a_render_that_kills_its_worker_every_time_fails_after_max_deaths(studio, tmp_path):
+    """A prefork worker: each render kills its child, Celery hands the message (acks late, rejected on a lost
+    worker) to the next child, whose claim counts the death; the third ends the job with the reason."""
+    studio.stop_worker()
+    (tmp_path / "sitecustomize.py").write_text(KILLER)
+    env = {**studio.env, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), studio.env.get("PYTHONPATH")])),
+           "SLATE_JOB_MAX_DEATHS": "3", "SLATE_JOB_STALE_S": "3600"}  # no stale heartbeat helps here  # fmt: skip
+    killer = Worker(env, "gen-killer", pool="prefork")
+    try:
+        job = studio.generate(studio.shot(), takes=1, seed=41)
+        state: dict = {}
+
+        def ended() -> bool:
+            state.update(studio.job(job["id"]))
+            return state["status"] not in ("queued", "running")
+
+        try:
+            wait_until(ended, 120, f"job {job['id']} to end", killer.proc)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; job {state}; worker output:\n{killer.output[-4000:]}") from None
+        assert state["status"] == "failed" and (state["deaths"], state["attempts"]) == (3, 3), state
+        assert state["error"] == (f"the worker died 3 times running this job (last: {state['worker']}); it may need "
+                                  "more memory or a smaller batch")  # fmt: skip
+        assert state["takes"] == [] and "WorkerLostError" in killer.output
+    finally:
+        killer.stop()
+
+
+def test_a_killed_worker_is_noticed_and_its_job_resumed_within_a_minute_at_the_default_timings(studio, monkeypatch):
+    """Heartbeat 5 s, stale 20 s, reconciler every 5 s (the defaults; beat runs here as the embedded timer does), and
+    a second worker on the queue: the seconds from kill -9 to the death counted (the dead worker noticed) and to
+    the job running again on the other worker are printed and bounded."""
+    from workers import reconcile
+
+    studio.stop_worker()
+    defaults = {k: v for k, v in studio.env.items() if k not in ("SLATE_JOB_STALE_S", "SLATE_JOB_HEARTBEAT_S")}
+    for key in ("SLATE_JOB_STALE_S", "SLATE_JOB_HEARTBEAT_S", "SLATE_JOB_RECONCILE_S"):
+        monkeypatch.delenv(key, raising=False)
+    workers: dict[str, Worker] = {}
+    timer = None
+    try:
+        for name in ("gen-a", "gen-b"):  # two GPUs on the queue
+            workers[name] = Worker(defaults, name)
+        shot = studio.shot(width=512, height=512, duration_s=4.04)  # 97 frames: a few seconds a take
+        job = studio.generate(shot, takes=3, seed=51)
+        running = studio.wait(job["id"], until=lambda s: s["status"] == "running" and s["progress"] > 0)
+        victim = running["worker"].split("@")[0]
+        timer = reconcile.Timer().start()  # as beat does, every SLATE_JOB_RECONCILE_S
+        assert timer.interval == 5.0
+        workers[victim].kill()
+        killed = time.monotonic()
+        studio.wait(job["id"], timeout=60, until=lambda s: s["deaths"] == 1)
+        noticed = time.monotonic() - killed
+        studio.wait(job["id"], timeout=90, until=lambda s: not s["worker"].startswith(victim))
+        recovered = time.monotonic() - killed
+        print(f"kill -9 -> death counted: {noticed:.1f} s; -> running on the other worker: {recovered:.1f} s")
+        assert noticed < 30  # stale 20 s + one reconciler tick
+        assert recovered < 60
+        done = studio.wait(job["id"], timeout=180)
+        assert done["status"] == "succeeded" and done["deaths"] == 1, done
+        assert sorted(t["index"] for t in done["takes"]) == [0, 1, 2]
+    finally:
+        if timer is not None:
+            timer.stop()
+        for worker in workers.values():
+            worker.stop()
