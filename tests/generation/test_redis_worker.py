@@ -30,7 +30,7 @@ from tests.conftest import PASSWORD, recreate_database
 from tests.live import SLATE, clean_env, wait_until
 from workers.celery_app import configure
 
-REDIS = "redis://127.0.0.1:6379/12"
+REDIS = os.environ.get("SLATE_TEST_REDIS", "redis://127.0.0.1:6379/12")  # runs side by side: another db each
 STALE_S = 2.0
 pytestmark = pytest.mark.redis
 
@@ -305,6 +305,29 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_ends_with_exactly_its_t
     assert [(t["index"], t["seed"]) for t in done["takes"]] == [(0, 31), (1, 32)]
     takes = studio.api.get(f"/api/v1/shots/{shot['id']}/takes", headers=studio.h).json()
     assert sorted(t["number"] for t in takes) == [1, 2]  # exactly N takes, no duplicates
+
+
+def test_a_worker_killed_after_two_of_four_takes_keeps_them_and_renders_only_the_rest(studio):
+    studio.ensure_worker()
+    shot = studio.shot(width=256, height=256, duration_s=2.7)  # 65 frames: seconds a take, stored one by one
+    job = studio.generate(shot, takes=4, seed=41)
+    studio.wait(job["id"], until=lambda s: len(s["takes"]) >= 2)
+    studio.worker.kill()
+    kept = studio.job(job["id"])["takes"]  # what was stored before the worker died (nothing can be added now)
+    assert 2 <= len(kept) < 4, [t["index"] for t in kept]
+    files = {t["id"]: studio.api.get(t["video_url"], headers=studio.h).content for t in kept}
+    studio.start_worker()
+    done = studio.wait(job["id"])
+    assert done["status"] == "succeeded", done["error"]
+    assert done["deaths"] == 1
+    assert [(t["index"], t["seed"]) for t in done["takes"]] == [(0, 41), (1, 42), (2, 43), (3, 44)]
+    assert done["timings"]["takes_rendered"] == 4 - len(kept)  # the resumed run rendered only the missing ones
+    by_id = {t["id"]: t for t in done["takes"]}
+    for take in kept:  # the finished takes are untouched: the same rows and the same files
+        assert by_id[take["id"]]["index"] == take["index"]
+        assert studio.api.get(take["video_url"], headers=studio.h).content == files[take["id"]]
+    takes = studio.api.get(f"/api/v1/shots/{shot['id']}/takes", headers=studio.h).json()
+    assert sorted(t["number"] for t in takes) == [1, 2, 3, 4]
 
 
 # Loaded into worker processes started by the next test only (a sitecustomize on their PYTHONPATH): every render
