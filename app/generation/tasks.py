@@ -544,10 +544,11 @@ class _Render:
              retry_jitter=True, max_retries=3)  # fmt: skip
 def render_job(self, job_id: int) -> str:
     """Render the takes of job `job_id` that are not stored yet (by id; superseded or finished: nothing)."""
+    out_of_memory = False
     try:
         return _Render(self, int(job_id)).run()
     except MemoryError:
-        pass  # out of the handler first: the error's frames, and the memory they hold, go with it
+        out_of_memory = True  # the job fails below, out of the handler: the error's frames and memory go with it
     except SoftTimeLimitExceeded:
         soft = _run_time_limits()[0]
         error = (f"the render took longer than its time limit ({soft:.0f} s, from the job's estimate) and was stopped"
@@ -559,6 +560,7 @@ def render_job(self, job_id: int) -> str:
     except TRANSIENT:
         _ended_here.add((int(job_id), self.request.id))  # Celery retries it: the retry is no lost worker
         raise
+    assert out_of_memory  # every other way out of the block above returns or raises
     raise RenderFailed(OUT_OF_MEMORY)
 
 
