@@ -19,13 +19,10 @@ them (megapixel-frames), the measure of both memory traffic and compute of a tak
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from app.errors import Invalid
+from app.generation.settings import JobSettings
 from workers.spec import RenderSpec
-
-if TYPE_CHECKING:
-    from app.generation.service import JobSettings
 
 # The frame the limits are explained in: "237 megapixel-frames (1280x720 x 257 frames)".
 REFERENCE = (1280, 720)

@@ -18,8 +18,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -29,9 +27,9 @@ from app.characters.models import CharacterVersion
 from app.db import queue_after_commit, utcnow
 from app.errors import Conflict, Invalid, NotFound, TooMany
 from app.events import publish_after_commit
-from app.generation import limits
-from app.generation import quotas
+from app.generation import limits, quotas
 from app.generation.models import ACTIVE, FINISHED, PRIORITIES, GenerationJob, Take
+from app.generation.settings import JobSettings, job_settings
 from app.projects.models import Project
 from app.storyboard.camera import Camera, Lighting
 from app.storyboard.models import Scene, Shot
@@ -48,42 +46,7 @@ SECONDS_PER_STEP_MPXF = {"animatic": 0.012, "ltx": 0.03, "wan": 0.1}
 ENCODE_SECONDS_MPXF = 0.015  # H.264 + poster + filmstrip, per take
 OVERHEAD_S = 0.5  # per job: claim, spec, store
 MEASURED = 20
-
-
-class JobSettings(BaseSettings):
-    """How jobs are watched and what one may ask (`SLATE_JOB_*`): heartbeats, when a job counts as lost, how often
-    to look, and the work limits of `app.generation.limits`."""
-
-    model_config = SettingsConfigDict(env_prefix="SLATE_JOB_", env_file=".env", extra="ignore")
-
-    # Watchdogs (workers/reconcile.py). Heartbeats are stamped and judged on the database's clock. A dead worker is
-    # noticed within stale_s + reconcile_s (25 s): 4 missed beats before a death, so a busy host is not called dead.
-    stale_s: float = Field(default=20.0, gt=0)  # a running job whose heartbeat is older than this lost its worker
-    max_deaths: int = 3  # workers lost on one job before it fails
-    requeue_s: float = 60.0  # a queued job older than this whose message is not in the broker is re-sent
-    heartbeat_s: float = Field(default=5.0, gt=0)  # how often a running job's worker says it is alive
-    progress_interval_s: float = 0.5  # progress writes and cancel checks, at most this often
-    overlap_encode: bool = True  # encode and store take k on a thread of the task while take k+1 renders
-    reconcile_s: float = Field(default=5.0, gt=0)  # how often the reconciler runs (beat, embedded timer)
-    # a running job whose step and progress have not moved for this long is stalled (hung render): a death
-    stall_s: float = Field(default=600.0, gt=0)
-    # Celery time limits of one run: soft = estimate x factor, within [min, max]; hard = soft + a grace
-    time_limit_factor: float = Field(default=4.0, gt=0)
-    time_limit_min_s: float = Field(default=900.0, gt=0)  # room for loading a model on a cold worker
-    time_limit_max_s: float = Field(default=3 * 3600.0, gt=0)  # below the broker's visibility timeout (4 h)
-    max_takes: int = Field(default=16, ge=1)
-    rate_per_minute: int = 30  # generation requests one person may make in a minute (0: no limit)
-    # work limits of every job on every engine (app/generation/limits.py): checked when a job is written
-    # and again by the worker before it renders
-    max_width: int = Field(default=1920, ge=2)  # pixels, after the model's snapping
-    max_height: int = Field(default=1920, ge=2)
-    max_duration_s: float = Field(default=20.0, gt=0)  # seconds of one take
-    max_take_megapixel_frames: float = Field(default=237.0, gt=0)  # width x height x frames / 1e6: 1280x720 x 257
-    max_job_megapixel_frames: float = Field(default=3790.0, gt=0)  # all takes of a job: 16 takes of 1280x720 x 257
-
-
-def job_settings() -> JobSettings:
-    return JobSettings()
+RENDER_TASK = "slate.generation.render_job"  # app.generation.tasks.render_job, sent by name
 
 
 def queue_name(model_id: str) -> str:
@@ -307,19 +270,19 @@ def lock_job(db: Session, job_id: int) -> GenerationJob | None:
 def send_after_commit(db: Session, *, job_id: int, task_id: str, model_id: str, priority: str,
                       estimate_s: float = 0.0) -> None:  # fmt: skip
     """Send the job's Celery message after the commit (if the broker is down, the reconciler sends it later), with
-    time limits from the job's estimate (`time_limits`)."""
+    time limits from the job's estimate (`time_limits`). The task is named, not imported: the render task builds on
+    this service, never the reverse."""
     soft, hard = time_limits(estimate_s)
 
     def _send() -> None:
         import kombu.exceptions
         import redis
 
-        from app.generation.tasks import render_job
+        from workers.celery_app import celery
 
         try:
-            render_job.apply_async(args=[job_id], task_id=task_id, queue=queue_name(model_id),
-                                   priority=PRIORITIES.get(priority, 5), soft_time_limit=soft,
-                                   time_limit=hard)  # fmt: skip
+            celery.send_task(RENDER_TASK, args=[job_id], task_id=task_id, queue=queue_name(model_id),
+                             priority=PRIORITIES.get(priority, 5), soft_time_limit=soft, time_limit=hard)  # fmt: skip
         except (kombu.exceptions.OperationalError, redis.RedisError, OSError) as exc:
             log.warning("job %s: the broker is unreachable (%s); the reconciler will send it", job_id, exc)
 

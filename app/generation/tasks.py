@@ -539,7 +539,7 @@ class _Render:
         return status
 
 
-@celery.task(name="slate.generation.render_job", bind=True, base=RenderTask, acks_late=True,
+@celery.task(name=service.RENDER_TASK, bind=True, base=RenderTask, acks_late=True,
              reject_on_worker_lost=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=30,
              retry_jitter=True, max_retries=3)  # fmt: skip
 def render_job(self, job_id: int) -> str:

@@ -58,15 +58,15 @@ def test_time_limits_come_from_the_estimate_within_the_floor_and_the_ceiling(mon
 
 
 def test_the_message_carries_the_time_limits(db, owner, shot, monkeypatch):
-    from app.generation.tasks import render_job
+    from workers.celery_app import celery
 
     sent: list[dict] = []
-    monkeypatch.setattr(render_job, "apply_async", lambda **kw: sent.append(kw))
+    monkeypatch.setattr(celery, "send_task", lambda name, **kw: sent.append({"name": name, **kw}))
     monkeypatch.setenv("SLATE_JOB_TIME_LIMIT_MIN_S", "120")
     job = service.enqueue(db, actor=owner, shot=shot, takes=1, model="animatic")
     for dispatch in db.info.pop("after_commit", []):
         dispatch()
-    assert len(sent) == 1 and sent[0]["task_id"] == job.task_id
+    assert len(sent) == 1 and sent[0]["task_id"] == job.task_id and sent[0]["name"] == "slate.generation.render_job"
     assert (sent[0]["soft_time_limit"], sent[0]["time_limit"]) == service.time_limits(job.estimate_s) == (120.0, 150.0)
 
 
