@@ -42,6 +42,18 @@ def _fmt_duration(seconds: float | int | None) -> str:
 templates.env.filters["duration"] = _fmt_duration
 
 
+def _sentence(text: str | None) -> str:
+    """A service's message as a sentence for a page: "the project needs a name" -> "The project needs a name."."""
+    text = (text or "").strip()
+    if not text:
+        return ""
+    text = text[:1].upper() + text[1:]
+    return text if text[-1] in '.!?…)”"' else text + "."
+
+
+templates.env.filters["sentence"] = _sentence
+
+
 def csrf_token(request: Request) -> str:
     """The token forms and htmx send back: the session's, or the signed-out double-submit cookie."""
     principal = getattr(request.state, "principal", None)
@@ -84,7 +96,20 @@ def error_page(request: Request, status: int, detail: str) -> Response:
         resp.headers["HX-Retarget"] = "#flash"
         resp.headers["HX-Reswap"] = "innerHTML"
         return resp
+    rejected = getattr(request.state, "form_errors", None)
+    if rejected is not None and request.method == "POST":
+        return render(request, "form_rejected.html", {"status": status, "detail": detail, "errors": rejected,
+                      "back": safe_referer(request)}, status_code=status)  # fmt: skip
     return render(request, "error.html", {"status": status, "detail": detail}, status_code=status)
+
+
+def safe_referer(request: Request) -> str | None:
+    """The page a form was posted from, when it is one of this site's own pages."""
+    ref = urllib.parse.urlsplit(request.headers.get("referer", ""))
+    if ref.netloc and ref.netloc != request.url.netloc:
+        return None
+    path = ref.path + (f"?{ref.query}" if ref.query else "")
+    return safe_next(path, "") or None
 
 
 def _identify(request: Request) -> None:

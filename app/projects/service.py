@@ -240,7 +240,7 @@ def add_member(db: Session, *, actor: User, actor_role: str, project: Project, e
     email = normalize_email(email)
     user = get_user_by_email(db, email=email)
     if user is None:
-        raise NotFound("no account uses that e-mail; send them an invitation link instead")
+        raise NotFound("no account uses that e-mail; send them an invitation link instead", field="email")
     if get_membership(db, project_id=project.id, user_id=user.id) is not None:
         raise Conflict(f"{user.display_name} is already a member", field="email")
     member = Membership(project_id=project.id, user_id=user.id, role=wanted)

@@ -71,7 +71,7 @@ def new_project_page(request: Request, db: DB, user: CurrentUser):
 @router.post("/projects")
 def create_project(
     request: Request, db: DB, user: CurrentUser,
-    name: Annotated[str, Form(max_length=500)],
+    name: Annotated[str, Form(max_length=500)] = "",
     description: Annotated[str, Form(max_length=20000)] = "",
     fps: Annotated[str, Form(max_length=10)] = "",
     width: Annotated[str, Form(max_length=10)] = "",
@@ -117,7 +117,7 @@ def settings_page(request: Request, db: DB, ctx: Edit):
 @router.post("/projects/{project_id}/settings")
 def save_settings(
     request: Request, db: DB, ctx: Edit,
-    name: Annotated[str, Form(max_length=500)],
+    name: Annotated[str, Form(max_length=500)] = "",
     description: Annotated[str, Form(max_length=20000)] = "",
     fps: Annotated[str, Form(max_length=10)] = "",
     width: Annotated[str, Form(max_length=10)] = "",
@@ -173,9 +173,17 @@ def members_page(request: Request, db: DB, ctx: MembersView):
 @router.post("/projects/{project_id}/members")
 def add_member(
     request: Request, db: DB, ctx: MembersManage,
-    email: Annotated[str, Form(max_length=254)], role: Annotated[str, Form(max_length=20)],
+    email: Annotated[str, Form(max_length=254)] = "", role: Annotated[str, Form(max_length=20)] = "",
 ):  # fmt: skip
-    member = service.add_member(db, actor=ctx.user, actor_role=ctx.role, project=ctx.project, email=email, role=role)
+    try:
+        if not email.strip():
+            raise Invalid("enter the e-mail address of the person to add", field="email")
+        member = service.add_member(db, actor=ctx.user, actor_role=ctx.role, project=ctx.project, email=email,
+                                    role=role)  # fmt: skip
+    except DomainError as exc:
+        db.rollback()
+        return render(request, "projects/members.html", _members_ctx(request, db, ctx, error=exc.detail,
+                      field=exc.field, error_form="add", values={"email": email, "role": role}), exc.status_code)  # fmt: skip
     return redirect(f"/projects/{ctx.project.id}/members", flash=f"{member.user.display_name} added.", request=request)
 
 
@@ -204,13 +212,21 @@ def leave_project(request: Request, db: DB, ctx: View):
 @router.post("/projects/{project_id}/invitations")
 def create_invitation(
     request: Request, db: DB, ctx: MembersManage,
-    role: Annotated[str, Form(max_length=20)],
+    role: Annotated[str, Form(max_length=20)] = "",
     email: Annotated[str, Form(max_length=254)] = "",
     days: Annotated[str, Form(max_length=3)] = "",
 ):  # fmt: skip
-    token, inv = service.create_invitation(db, actor=ctx.user, actor_role=ctx.role, project=ctx.project, role=role,
-                                           email=email.strip() or None,
-                                           days=int(days) if days.strip().isdigit() else None)  # fmt: skip
+    try:
+        if days.strip() and not days.strip().isdigit():
+            raise Invalid("an invitation lasts a whole number of days", field="days")
+        token, inv = service.create_invitation(db, actor=ctx.user, actor_role=ctx.role, project=ctx.project,
+                                               role=role, email=email.strip() or None,
+                                               days=int(days) if days.strip() else None)  # fmt: skip
+    except DomainError as exc:
+        db.rollback()
+        return render(request, "projects/members.html", _members_ctx(request, db, ctx, error=exc.detail,
+                      field=exc.field, error_form="invite", values={"email": email, "role": role, "days": days}),
+                      exc.status_code)  # fmt: skip
     link = invitation_url(token)
     return render(request, "projects/members.html", _members_ctx(request, db, ctx, new_link=link, new_role=inv.role),
                   201)  # fmt: skip

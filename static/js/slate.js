@@ -221,7 +221,29 @@
     if (el && el.hasAttribute && el.hasAttribute("data-select-on-click") && el.select) el.select();
   });
 
+  // <a data-history-back href="/the/form">: go back in history, so the browser gives the form back as it was
+  // typed; the href is the way when there is no history (a page opened in a new tab).
+  document.addEventListener("click", function (evt) {
+    var link = evt.target.closest && evt.target.closest("a[data-history-back]");
+    if (!link || evt.button !== 0 || evt.metaKey || evt.ctrlKey || evt.shiftKey) return;
+    if (window.history.length < 2) return;
+    evt.preventDefault();
+    window.history.back();
+  });
+
+  // A form the server sent back with a field error: put the cursor in the first field that needs attention.
+  function focusInvalid(root) {
+    var el = root && root.querySelector && root.querySelector("[aria-invalid='true']");
+    if (el && el.focus) { el.focus(); if (el.scrollIntoView) el.scrollIntoView({ block: "center" }); }
+  }
+  document.addEventListener("htmx:afterSwap", function (evt) { focusInvalid(evt.detail && evt.detail.target); });
+
   /* ---- Start ------------------------------------------------------------ */
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { focusInvalid(document); });
+  } else {
+    focusInvalid(document);
+  }
   configureHtmx();
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", initFlash);
