@@ -29,6 +29,7 @@ from app.deps import DB, ProjectAccess, access
 from app.errors import Invalid, NotFound
 from app.media.uploads import read_upload
 from app.permissions import Action
+from app.storyboard import usage
 
 router = APIRouter(prefix="/api/v1", tags=["characters"])
 
@@ -124,7 +125,7 @@ def update_character(body: CharacterUpdate, db: DB, ctx: CharacterEdit):
 
 @router.delete("/characters/{character_id}", status_code=204)
 def delete_character(db: DB, ctx: CharacterEdit):
-    service.delete_character(db, actor=ctx.user, character=ctx.obj)
+    usage.delete_character(db, actor=ctx.user, character=ctx.obj)
     return Response(status_code=204)
 
 
@@ -154,7 +155,7 @@ def character_shots(db: DB, ctx: CharacterView):
     """The shots the character is in, with the versions they are pinned to and whether a newer one is locked."""
     return [ShotUseRead(shot_id=u.shot_id, code=u.code, character_version=u.character_version, look_id=u.look_id,
                         look_name=u.look_name, look_version=u.look_version, behind=u.behind)
-            for u in service.shot_usage(db, character=ctx.obj)]  # fmt: skip
+            for u in usage.shot_usage(db, character=ctx.obj)]  # fmt: skip
 
 
 @router.post("/characters/{character_id}/advance-shots", response_model=AdvanceRead)
@@ -165,7 +166,7 @@ def advance_shots(db: DB, ctx: CharacterEdit, body: AdvanceRequest | None = None
         look = db.get(Look, body.look_id)
         if look is None or look.character_id != character.id:
             raise Invalid(f"“{character.name}” has no look with id {body.look_id}", field="look_id")
-    result = service.advance_shots(db, actor=ctx.user, character=character, look=look)
+    result = usage.advance_shots(db, actor=ctx.user, character=character, look=look)
     return AdvanceRead(version=result.version, moved=len(result.codes), shots=result.codes)
 
 
@@ -249,7 +250,7 @@ def update_look(body: LookUpdate, db: DB, ctx: LookEdit):
 
 @router.delete("/looks/{look_id}", status_code=204)
 def delete_look(db: DB, ctx: LookEdit):
-    service.delete_look(db, actor=ctx.user, look=ctx.obj)
+    usage.delete_look(db, actor=ctx.user, look=ctx.obj)
     return Response(status_code=204)
 
 

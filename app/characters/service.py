@@ -1,8 +1,10 @@
-"""The character library: characters, looks, reference pictures, LoRA, locking and the shots that use them.
+"""The character library: characters, looks, reference pictures, LoRA, locking and versions.
 
 Every edit of a locked character or look (a field, a reference picture, the LoRA) first starts a
 new draft version through `versions.start_new_version`; the locked snapshot stays as it was, and
-shots keep the version they were written with until `advance_shots` moves them on.
+shots keep the version they were written with until `app.storyboard.usage.advance_shots` moves them on.
+The storyboard depends on this package, never the reverse: what shots use a character (deleting one,
+advancing its shots) lives in `app.storyboard.usage`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.activity.service import record
@@ -25,7 +27,6 @@ from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.media import service as media
 from app.projects.models import Project
-from app.storyboard.models import Scene, Shot, ShotCharacter
 from app.text import name_key
 from workers.engines.lora_path import TURNED_OFF, LoraPathRefused, relative_lora_path
 
@@ -60,7 +61,6 @@ FIELD_LABELS = {
 }  # fmt: skip
 _TRAIT_KEY = re.compile(r"^[^\W_][\w -]*$")
 _LORA_PATH = re.compile(r"^[\w./ +@-]+$")
-USAGE_LISTED = 12
 
 
 # ---- validation -----------------------------------------------------------------------
@@ -332,36 +332,6 @@ def remove_lora(db: Session, *, actor: User | None, character: Character) -> Cha
     return character
 
 
-def _usage_codes(db: Session, *, where: Any) -> list[str]:
-    rows = db.execute(
-        select(Shot.code)
-        .join(ShotCharacter, ShotCharacter.shot_id == Shot.id)
-        .join(Scene, Scene.id == Shot.scene_id)
-        .where(where)
-        .order_by(Scene.position, Scene.id, Shot.position, Shot.id)
-    )
-    return [code for (code,) in rows]
-
-
-def _codes_text(codes: list[str]) -> str:
-    shown = ", ".join(codes[:USAGE_LISTED])
-    more = len(codes) - USAGE_LISTED
-    return shown + (f" and {more} more" if more > 0 else "")
-
-
-def delete_character(db: Session, *, actor: User | None, character: Character) -> None:
-    """Delete a character with its looks, references and versions; refused while shots use it."""
-    codes = _usage_codes(db, where=ShotCharacter.character_id == character.id)
-    if codes:
-        raise Conflict(f"“{character.name}” is in {len(codes)} shot{'s' if len(codes) != 1 else ''} "
-                       f"({_codes_text(codes)}); take the character out of those shots first")  # fmt: skip
-    name, project_id, cid = character.name, character.project_id, character.id
-    db.delete(character)
-    db.flush()
-    record(db, project_id=project_id, actor=actor, verb="character.deleted", object_type="character",
-           object_id=cid, summary=f"deleted the character “{name}”")  # fmt: skip
-
-
 # ---- locking and versions ---------------------------------------------------------------
 
 
@@ -517,94 +487,6 @@ def draft_changes(db: Session, *, subject: Character | Look) -> list[Change] | N
     return diff_data(snap.data, current)
 
 
-# ---- shots that use a character ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ShotUse:
-    """A shot a character is in, with the versions it is pinned to and whether they are behind."""
-
-    shot_id: int
-    code: str
-    character_version: int
-    look_id: int | None
-    look_name: str | None
-    look_version: int | None
-    character_behind: bool
-    look_behind: bool
-
-    @property
-    def behind(self) -> bool:
-        return self.character_behind or self.look_behind
-
-
-def shot_usage(db: Session, *, character: Character, latest: dict[tuple[int, int | None], int] | None = None
-               ) -> list[ShotUse]:  # fmt: skip
-    """Every shot the character is in, in storyboard order, marking pins older than the latest locked versions."""
-    if latest is None:
-        latest = versions.latest_locked(db, character_ids=[character.id])
-    rows = db.execute(
-        select(ShotCharacter, Shot.code, Look.name)
-        .join(Shot, Shot.id == ShotCharacter.shot_id)
-        .join(Scene, Scene.id == Shot.scene_id)
-        .outerjoin(Look, Look.id == ShotCharacter.look_id)
-        .where(ShotCharacter.character_id == character.id)
-        .order_by(Scene.position, Scene.id, Shot.position, Shot.id)
-    )
-    top = latest.get((character.id, None))
-    out = []
-    for sc, code, look_name in rows:
-        look_top = latest.get((character.id, sc.look_id)) if sc.look_id is not None else None
-        out.append(ShotUse(
-            shot_id=sc.shot_id, code=code, character_version=sc.character_version, look_id=sc.look_id,
-            look_name=look_name, look_version=sc.look_version,
-            character_behind=top is not None and sc.character_version < top,
-            look_behind=look_top is not None and sc.look_version is not None and sc.look_version < look_top,
-        ))  # fmt: skip
-    return out
-
-
-@dataclass(frozen=True)
-class Advanced:
-    version: int
-    codes: list[str]
-
-
-def advance_shots(db: Session, *, actor: User | None, character: Character, look: Look | None = None) -> Advanced:
-    """Move the shots pinned to older versions of the character (or of one of its looks) to the latest locked one."""
-    if look is not None and look.character_id != character.id:
-        raise NotFound("that look belongs to another character")
-    subject = look or character
-    snap = latest_snapshot(db, subject=subject)
-    what = f"the look “{look.name}” of “{character.name}”" if look else f"“{character.name}”"
-    if snap is None:
-        raise Conflict(f"{what} has no locked version yet; lock it first")
-    if look is None:
-        cond = and_(ShotCharacter.character_id == character.id, ShotCharacter.character_version < snap.number)
-    else:
-        cond = and_(ShotCharacter.look_id == look.id, ShotCharacter.look_version < snap.number)
-    rows = db.execute(
-        select(ShotCharacter, Shot.code)
-        .join(Shot, Shot.id == ShotCharacter.shot_id)
-        .join(Scene, Scene.id == Shot.scene_id)
-        .where(cond)
-        .order_by(Scene.position, Scene.id, Shot.position, Shot.id)
-    ).all()
-    for sc, _code in rows:
-        if look is None:
-            sc.character_version = snap.number
-        else:
-            sc.look_version = snap.number
-    codes = [code for _sc, code in rows]
-    if codes:
-        db.flush()
-        record(db, project_id=character.project_id, actor=actor, verb="character.shots_advanced",
-               object_type="look" if look else "character", object_id=subject.id,
-               summary=f"moved {len(codes)} shot{'s' if len(codes) != 1 else ''} ({_codes_text(codes)}) to {what} "
-               f"version {snap.number}", data={"version": snap.number, "shots": codes[:100]})  # fmt: skip
-    return Advanced(version=snap.number, codes=codes)
-
-
 # ---- looks -------------------------------------------------------------------------------
 
 
@@ -657,21 +539,6 @@ def update_look(db: Session, *, actor: User | None, look: Look, changes: dict[st
            summary=f"changed the {_label(list(diff))} of the look “{look.name}” of “{look.character.name}”"
            + _draft_note(look, began), data={"fields": sorted(diff), "version": look.version})  # fmt: skip
     return look
-
-
-def delete_look(db: Session, *, actor: User | None, look: Look) -> None:
-    """Delete a look with its references and versions; refused while shots use it."""
-    codes = _usage_codes(db, where=ShotCharacter.look_id == look.id)
-    character = look.character
-    if codes:
-        raise Conflict(f"the look “{look.name}” is used in {len(codes)} shot{'s' if len(codes) != 1 else ''} "
-                       f"({_codes_text(codes)}); give those shots another look first")  # fmt: skip
-    name, lid = look.name, look.id
-    db.delete(look)
-    db.flush()
-    db.expire(character, ["looks"])
-    record(db, project_id=character.project_id, actor=actor, verb="look.deleted", object_type="look", object_id=lid,
-           summary=f"deleted the look “{name}” of “{character.name}”", data={"character_id": character.id})  # fmt: skip
 
 
 # ---- reference pictures ---------------------------------------------------------------

@@ -14,9 +14,9 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
+from app.characters.cast import CastPart
 from app.characters.models import Character, CharacterVersion, Look
 from app.db import utcnow
-from app.storyboard.compiler import CastPart
 
 
 def character_data(character: Character) -> dict[str, Any]:

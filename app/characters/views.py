@@ -14,6 +14,7 @@ from app.deps import DB, ProjectAccess, access
 from app.errors import DomainError, Invalid, is_htmx
 from app.media.uploads import is_chosen, read_upload
 from app.permissions import Action
+from app.storyboard import usage
 from app.web import redirect, render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -49,7 +50,7 @@ def _values(c: Character) -> dict[str, Any]:
 
 def _editor(db: Session, ctx: ProjectAccess, character: Character, **extra: Any) -> dict[str, Any]:
     latest = versions.latest_locked(db, character_ids=[character.id])
-    shots = service.shot_usage(db, character=character, latest=latest)
+    shots = usage.shot_usage(db, character=character, latest=latest)
     behind_looks: dict[int, dict[str, Any]] = {}
     for use in shots:
         if use.look_behind and use.look_id is not None:
@@ -84,7 +85,7 @@ def library_page(request: Request, db: DB, ctx: View):
 
 
 @router.post("/projects/{project_id}/characters")
-def create_character(request: Request, db: DB, ctx: Edit, name: Annotated[str, Form(max_length=500)],
+def create_character(request: Request, db: DB, ctx: Edit, name: Annotated[str, Form(max_length=500)] = "",
                      description: Text = "", prompt_fragment: Text = ""):  # fmt: skip
     values = {"name": name, "description": description, "prompt_fragment": prompt_fragment}
     try:
@@ -107,7 +108,7 @@ def character_page(request: Request, db: DB, ctx: CharacterView):
 @router.post("/characters/{character_id}")
 def save_character(
     request: Request, db: DB, ctx: CharacterEdit,
-    name: Annotated[str, Form(max_length=500)],
+    name: Annotated[str, Form(max_length=500)] = "",
     description: Text = "", prompt_fragment: Text = "", negative_fragment: Text = "",
     seed: Annotated[str, Form(max_length=40)] = "",
     trait_key: Annotated[list[str], Form(max_length=200)] = [],  # noqa: B006 (FastAPI copies defaults)
@@ -147,7 +148,7 @@ def lock_character(request: Request, db: DB, ctx: CharacterLock):
 @router.post("/characters/{character_id}/delete")
 def delete_character(request: Request, db: DB, ctx: CharacterEdit):
     name = ctx.obj.name
-    service.delete_character(db, actor=ctx.user, character=ctx.obj)
+    usage.delete_character(db, actor=ctx.user, character=ctx.obj)
     return redirect(f"/projects/{ctx.project.id}/characters", flash=f"“{name}” deleted.", request=request)
 
 
@@ -159,7 +160,7 @@ def advance_shots(request: Request, db: DB, ctx: CharacterEdit, look_id: Annotat
         look = next((lk for lk in character.looks if str(lk.id) == look_id.strip()), None)
         if look is None:
             raise Invalid("that look is not one of this character's", field="look_id")
-    result = service.advance_shots(db, actor=ctx.user, character=character, look=look)
+    result = usage.advance_shots(db, actor=ctx.user, character=character, look=look)
     what = f"{look.name} v{result.version}" if look else f"v{result.version}"
     text = (f"Moved {len(result.codes)} shot{'s' if len(result.codes) != 1 else ''} to {what}."
             if result.codes else "No shot was on an older version.")  # fmt: skip
@@ -314,7 +315,7 @@ def save_look(request: Request, db: DB, ctx: LookEdit, name: Annotated[str, Form
 def delete_look(request: Request, db: DB, ctx: LookEdit):
     look: Look = ctx.obj
     character, name = look.character, look.name
-    service.delete_look(db, actor=ctx.user, look=look)
+    usage.delete_look(db, actor=ctx.user, look=look)
     return _after_looks(request, db, ctx, character, "#looks", f"Look “{name}” deleted.")
 
 

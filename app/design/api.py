@@ -25,6 +25,7 @@ from app.design.schemas import (
 )
 from app.media.uploads import read_upload
 from app.permissions import Action
+from app.storyboard import usage
 
 router = APIRouter(prefix="/api/v1", tags=["design"])
 
@@ -52,7 +53,7 @@ def location_read(loc: Location, shot_count: int) -> LocationRead:
 
 def _one_location(db: Session, loc: Location) -> LocationRead:
     db.refresh(loc, ["references"])
-    return location_read(loc, service.shots_using_location(db, location_id=loc.id))
+    return location_read(loc, usage.shots_using_location(db, location_id=loc.id))
 
 
 def style_read(style: StylePreset, shot_count: int = 0) -> StyleRead:
@@ -62,7 +63,7 @@ def style_read(style: StylePreset, shot_count: int = 0) -> StyleRead:
 
 
 def _one_style(db: Session, style: StylePreset) -> StyleRead:
-    return style_read(style, service.shots_using_style(db, style_id=style.id))
+    return style_read(style, usage.shots_using_style(db, style_id=style.id))
 
 
 # ---- locations ----------------------------------------------------------------------------
@@ -70,7 +71,7 @@ def _one_style(db: Session, style: StylePreset) -> StyleRead:
 
 @router.get("/projects/{project_id}/locations", response_model=list[LocationRead])
 def list_locations(db: DB, ctx: View):
-    counts = service.location_shot_counts(db, project_id=ctx.project.id)
+    counts = usage.location_shot_counts(db, project_id=ctx.project.id)
     return [location_read(loc, counts.get(loc.id, 0)) for loc in service.list_locations(db, project_id=ctx.project.id)]
 
 
@@ -93,7 +94,7 @@ def update_location(body: LocationUpdate, db: DB, ctx: LocationEdit):
 
 @router.delete("/locations/{location_id}", status_code=204)
 def delete_location(db: DB, ctx: LocationEdit):
-    service.delete_location(db, actor=ctx.user, location=ctx.obj)
+    usage.delete_location(db, actor=ctx.user, location=ctx.obj)
     return Response(status_code=204)
 
 
@@ -113,7 +114,7 @@ def add_location_reference(
 
 @router.get("/projects/{project_id}/styles", response_model=list[StyleRead])
 def list_styles(db: DB, ctx: View):
-    counts = service.style_shot_counts(db, project_id=ctx.project.id)
+    counts = usage.style_shot_counts(db, project_id=ctx.project.id)
     return [style_read(s, counts.get(s.id, 0)) for s in service.list_styles(db, project_id=ctx.project.id)]
 
 
@@ -153,7 +154,7 @@ def update_style(body: StyleUpdate, db: DB, ctx: StyleEdit):
 
 @router.delete("/styles/{style_id}", status_code=204)
 def delete_style(db: DB, ctx: StyleEdit):
-    service.delete_style(db, actor=ctx.user, style=ctx.obj)
+    usage.delete_style(db, actor=ctx.user, style=ctx.obj)
     return Response(status_code=204)
 
 

@@ -21,7 +21,6 @@ from app.design.models import Location, StylePreset
 from app.errors import Conflict, Invalid, NotFound
 from app.media.service import store_image
 from app.projects.models import Project
-from app.storyboard.models import Shot
 from app.text import name_key
 
 LOCATION_NAME_MAX = 120
@@ -155,24 +154,11 @@ def update_location(db: Session, *, actor: User | None, location: Location, chan
     return location
 
 
-def location_shot_counts(db: Session, *, project_id: int) -> dict[int, int]:
-    """How many shots use each of the project's locations."""
-    rows = db.execute(
-        select(Shot.location_id, func.count())
-        .where(Shot.project_id == project_id, Shot.location_id.is_not(None))
-        .group_by(Shot.location_id)
-    )
-    return {loc_id: n for loc_id, n in rows}
+def delete_location(db: Session, *, actor: User | None, location: Location, shots: int) -> int:
+    """Delete a location and its references; the `shots` that used it keep going without one. Returns their number.
 
-
-def shots_using_location(db: Session, *, location_id: int) -> int:
-    """How many shots use the location."""
-    return db.scalar(select(func.count()).select_from(Shot).where(Shot.location_id == location_id)) or 0
-
-
-def delete_location(db: Session, *, actor: User | None, location: Location) -> int:
-    """Delete a location and its references; shots that used it keep going without one. Returns their number."""
-    shots = shots_using_location(db, location_id=location.id)
+    `app.storyboard.usage.delete_location` counts those shots and calls this (design knows nothing of shots).
+    """
     project_id, location_id, name = location.project_id, location.id, location.name
     db.delete(location)
     db.flush()
@@ -459,25 +445,12 @@ def update_style(db: Session, *, actor: User | None, style: StylePreset, changes
     return style
 
 
-def style_shot_counts(db: Session, *, project_id: int) -> dict[int, int]:
-    """How many shots use each of the project's styles."""
-    rows = db.execute(
-        select(Shot.style_id, func.count())
-        .where(Shot.project_id == project_id, Shot.style_id.is_not(None))
-        .group_by(Shot.style_id)
-    )
-    return {style_id: n for style_id, n in rows}
+def delete_style(db: Session, *, actor: User | None, style: StylePreset, shots: int) -> int:
+    """Delete a style (the oldest remaining one inherits the default flag); returns `shots`, how many used it.
 
-
-def shots_using_style(db: Session, *, style_id: int) -> int:
-    """How many shots use the style."""
-    return db.scalar(select(func.count()).select_from(Shot).where(Shot.style_id == style_id)) or 0
-
-
-def delete_style(db: Session, *, actor: User | None, style: StylePreset) -> int:
-    """Delete a style (the oldest remaining one inherits the default flag); returns how many shots used it."""
+    `app.storyboard.usage.delete_style` counts those shots and calls this (design knows nothing of shots).
+    """
     styles = _lock_styles(db, project_id=style.project_id)
-    shots = shots_using_style(db, style_id=style.id)
     project_id, style_id, name, was_default = style.project_id, style.id, style.name, style.is_default
     db.delete(style)
     db.flush()

@@ -15,6 +15,7 @@ from app.design.models import Location, StylePreset
 from app.errors import DomainError, Invalid, is_htmx
 from app.media.uploads import is_chosen, read_upload
 from app.permissions import Action
+from app.storyboard import usage
 from app.web import redirect, render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -48,9 +49,9 @@ def _design_ctx(db: Session, ctx: ProjectAccess, **extra: Any) -> dict[str, Any]
         "ctx": ctx,
         "project": ctx.project,
         "locations": service.list_locations(db, project_id=pid),
-        "location_shots": service.location_shot_counts(db, project_id=pid),
+        "location_shots": usage.location_shot_counts(db, project_id=pid),
         "styles": service.list_styles(db, project_id=pid),
-        "style_shots": service.style_shot_counts(db, project_id=pid),
+        "style_shots": usage.style_shot_counts(db, project_id=pid),
         "presets": service.STYLE_PRESETS,
         "presets_added": service.presets_added(db, project_id=pid),
         "values": {},
@@ -133,7 +134,7 @@ def _location_ctx(db: Session, ctx: ProjectAccess, **extra: Any) -> dict[str, An
     db.refresh(loc, ["references"])
     values = {k: getattr(loc, k) for k in service.LOCATION_FIELDS}
     return {"ctx": ctx, "project": ctx.project, "location": loc, "values": values,
-            "shots": service.shots_using_location(db, location_id=loc.id), **extra}  # fmt: skip
+            "shots": usage.shots_using_location(db, location_id=loc.id), **extra}  # fmt: skip
 
 
 @router.get("/locations/{location_id}")
@@ -215,13 +216,13 @@ def delete_location(
     request: Request, db: DB, ctx: LocationEdit, confirm_shots: Annotated[str, Form(max_length=12)] = ""
 ):
     loc: Location = ctx.obj
-    shots = service.shots_using_location(db, location_id=loc.id)
+    shots = usage.shots_using_location(db, location_id=loc.id)
     if shots and confirm_shots.strip() != str(shots):
         return render(request, "design/confirm_delete.html", {"ctx": ctx, "project": ctx.project, "kind": "location",
                       "name": loc.name, "action": f"/locations/{loc.id}/delete", "back": f"/locations/{loc.id}",
                       "shots": shots}, 409)  # fmt: skip
     name, pid = loc.name, loc.project_id
-    service.delete_location(db, actor=ctx.user, location=loc)
+    usage.delete_location(db, actor=ctx.user, location=loc)
     note = f" {shots} shot{'s' if shots != 1 else ''} no longer have a location." if shots else ""
     return redirect(f"/projects/{pid}/design", flash=f"Location “{name}” deleted.{note}", request=request)
 
@@ -233,7 +234,7 @@ def _style_ctx(db: Session, ctx: ProjectAccess, **extra: Any) -> dict[str, Any]:
     style: StylePreset = ctx.obj
     values = {k: getattr(style, k) for k in service.STYLE_FIELDS}
     return {"ctx": ctx, "project": ctx.project, "style": style, "values": values,
-            "shots": service.shots_using_style(db, style_id=style.id), **extra}  # fmt: skip
+            "shots": usage.shots_using_style(db, style_id=style.id), **extra}  # fmt: skip
 
 
 @router.get("/styles/{style_id}")
@@ -269,13 +270,13 @@ def make_default(request: Request, db: DB, ctx: StyleEdit, next: Annotated[str, 
 @router.post("/styles/{style_id}/delete")
 def delete_style(request: Request, db: DB, ctx: StyleEdit, confirm_shots: Annotated[str, Form(max_length=12)] = ""):
     style: StylePreset = ctx.obj
-    shots = service.shots_using_style(db, style_id=style.id)
+    shots = usage.shots_using_style(db, style_id=style.id)
     if shots and confirm_shots.strip() != str(shots):
         return render(request, "design/confirm_delete.html", {"ctx": ctx, "project": ctx.project, "kind": "style",
                       "name": style.name, "action": f"/styles/{style.id}/delete", "back": f"/styles/{style.id}",
                       "shots": shots}, 409)  # fmt: skip
     name, pid, was_default = style.name, style.project_id, style.is_default
-    service.delete_style(db, actor=ctx.user, style=style)
+    usage.delete_style(db, actor=ctx.user, style=style)
     note = f" {shots} shot{'s' if shots != 1 else ''} no longer have a style of their own." if shots else ""
     heir = service.default_style(db, project_id=pid) if was_default else None
     if heir is not None:

@@ -8,21 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.characters.cast import CastPart
 from app.storyboard.camera import Camera, Lighting
-
-
-@dataclass(frozen=True)
-class CastPart:
-    """A character in a shot, as the compiler sees it (from a locked snapshot or the current draft)."""
-
-    name: str
-    fragment: str = ""
-    negative: str = ""
-    look_name: str = ""
-    look_fragment: str = ""
-    look_negative: str = ""
-    version: int | None = None
-    locked: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from app.activity.models import ActivityEvent
 from app.characters import service, versions
 from app.characters.models import Character, CharacterVersion, Look, ReferenceImage
 from app.errors import Conflict, Invalid, NotFound, Unsupported
+from app.storyboard import usage
 from app.storyboard.models import Scene, Shot, ShotCharacter
 from tests.images import png_bytes, safetensors_bytes, webp_bytes
 
@@ -212,7 +213,7 @@ def test_looks_version_on_their_own(db, owner, project):
     assert {ch.field for ch in history[0].changes} == {"prompt fragment", "references"}
     with pytest.raises(Conflict, match="Sunday best"):
         service.update_look(db, actor=owner, look=look, changes={"name": "sunday best"})
-    service.delete_look(db, actor=owner, look=second)
+    usage.delete_look(db, actor=owner, look=second)
     assert [lk.name for lk in c.looks] == ["Storm gear"]
 
 
@@ -269,33 +270,33 @@ def test_shot_usage_and_advance_shots(db, owner, project):
     c = service.create_character(db, actor=owner, project=project, name="Mara")
     look = service.create_look(db, actor=owner, character=c, name="Storm gear")
     with pytest.raises(Conflict, match="no locked version"):
-        service.advance_shots(db, actor=owner, character=c)
+        usage.advance_shots(db, actor=owner, character=c)
     service.lock_character(db, actor=owner, character=c)
     service.lock_look(db, actor=owner, look=look)
     a = _shot(db, project, "1A", character=c, version=1, look=look, look_version=1)
     b = _shot(db, project, "2A", character=c, version=1)
     service.update_character(db, actor=owner, character=c, changes={"description": "Older now."})
-    assert [u.behind for u in service.shot_usage(db, character=c)] == [False, False]  # v2 is only a draft
+    assert [u.behind for u in usage.shot_usage(db, character=c)] == [False, False]  # v2 is only a draft
     service.lock_character(db, actor=owner, character=c)
     service.update_look(db, actor=owner, look=look, changes={"description": "Soaked."})
     service.lock_look(db, actor=owner, look=look)
     current = _shot(db, project, "3A", character=c, version=2)
-    usage = {u.code: u for u in service.shot_usage(db, character=c)}
-    assert usage["1A"].character_behind and usage["1A"].look_behind and usage["2A"].character_behind
-    assert not usage["2A"].look_behind and not usage["3A"].behind
+    uses = {u.code: u for u in usage.shot_usage(db, character=c)}
+    assert uses["1A"].character_behind and uses["1A"].look_behind and uses["2A"].character_behind
+    assert not uses["2A"].look_behind and not uses["3A"].behind
 
-    moved = service.advance_shots(db, actor=owner, character=c)
+    moved = usage.advance_shots(db, actor=owner, character=c)
     assert (moved.version, moved.codes) == (2, ["1A", "2A"])
     assert (a.character_version, b.character_version, current.character_version) == (2, 2, 2)
     assert a.look_version == 1  # looks move on their own
-    moved = service.advance_shots(db, actor=owner, character=c, look=look)
+    moved = usage.advance_shots(db, actor=owner, character=c, look=look)
     assert (moved.version, moved.codes, a.look_version) == (2, ["1A"], 2)
-    assert service.advance_shots(db, actor=owner, character=c).codes == []
-    assert not any(u.behind for u in service.shot_usage(db, character=c))
+    assert usage.advance_shots(db, actor=owner, character=c).codes == []
+    assert not any(u.behind for u in usage.shot_usage(db, character=c))
     assert _events(db, project, "character.shots_advanced") == 2
     stranger = service.create_character(db, actor=owner, project=project, name="Ines")
     with pytest.raises(NotFound):
-        service.advance_shots(db, actor=owner, character=stranger, look=look)
+        usage.advance_shots(db, actor=owner, character=stranger, look=look)
 
 
 def test_characters_and_looks_in_shots_cannot_be_deleted(db, owner, project):
@@ -304,15 +305,15 @@ def test_characters_and_looks_in_shots_cannot_be_deleted(db, owner, project):
     _shot(db, project, "12A", character=c, version=1, look=look, look_version=1)
     _shot(db, project, "14B", character=c, version=1)
     with pytest.raises(Conflict, match=r"2 shots \(12A, 14B\)"):
-        service.delete_character(db, actor=owner, character=c)
+        usage.delete_character(db, actor=owner, character=c)
     with pytest.raises(Conflict, match=r"1 shot \(12A\)"):
-        service.delete_look(db, actor=owner, look=look)
+        usage.delete_look(db, actor=owner, look=look)
     free = service.create_character(db, actor=owner, project=project, name="Ines")
     service.add_reference(db, actor=owner, character=free, data=png_bytes(20, 20), filename="i.png")
     service.create_look(db, actor=owner, character=free, name="Coat")
     service.lock_character(db, actor=owner, character=free)
     fid = free.id
-    service.delete_character(db, actor=owner, character=free)
+    usage.delete_character(db, actor=owner, character=free)
     db.commit()
     db.expire_all()
     assert db.get(Character, fid) is None

@@ -8,6 +8,7 @@ from app.design.models import Location, StylePreset
 from app.errors import Conflict, Invalid, NotFound, Unsupported
 from app.media.models import MediaAsset
 from app.media.store import get_store
+from app.storyboard import usage
 from app.storyboard.models import Scene, Shot
 from tests.images import SVG, TEXT_AS_PNG, jpeg_bytes, png_bytes
 
@@ -180,8 +181,8 @@ def test_deleting_a_used_location_unsets_it_on_shots_and_says_how_many(db, owner
     service.add_location_reference(db, actor=owner, location=loc, data=png_bytes(), filename="a.png")
     shots = _shots(db, project, 3, location_id=loc.id)
     other = _shots(db, project, 1, location_id=keep.id)
-    assert service.location_shot_counts(db, project_id=project.id) == {loc.id: 3, keep.id: 1}
-    assert service.delete_location(db, actor=owner, location=loc) == 3
+    assert usage.location_shot_counts(db, project_id=project.id) == {loc.id: 3, keep.id: 1}
+    assert usage.delete_location(db, actor=owner, location=loc) == 3
     db.expire_all()
     assert [s.location_id for s in shots] == [None, None, None] and other[0].location_id == keep.id
     assert _count(db, ReferenceImage, ReferenceImage.project_id == project.id) == 0
@@ -225,15 +226,15 @@ def test_deleting_the_default_hands_it_to_the_oldest_remaining(db, owner, projec
     a = service.create_style(db, actor=owner, project_id=project.id, name="A")
     b = service.create_style(db, actor=owner, project_id=project.id, name="B")
     c = service.create_style(db, actor=owner, project_id=project.id, name="C")
-    service.delete_style(db, actor=owner, style=b)  # not the default
+    usage.delete_style(db, actor=owner, style=b)  # not the default
     assert _defaults(db, project.id) == ["A"]
     service.set_default_style(db, actor=owner, style=c)
     d = service.create_style(db, actor=owner, project_id=project.id, name="D")
-    service.delete_style(db, actor=owner, style=c)
+    usage.delete_style(db, actor=owner, style=c)
     assert _defaults(db, project.id) == ["A"]
-    service.delete_style(db, actor=owner, style=a)
+    usage.delete_style(db, actor=owner, style=a)
     assert _defaults(db, project.id) == ["D"] and service.default_style(db, project_id=project.id) is d
-    service.delete_style(db, actor=owner, style=d)
+    usage.delete_style(db, actor=owner, style=d)
     assert service.default_style(db, project_id=project.id) is None
     events = db.scalars(select(ActivityEvent).where(ActivityEvent.verb == "style.deleted")
                         .order_by(ActivityEvent.id)).all()  # fmt: skip
@@ -300,8 +301,8 @@ def test_deleting_a_used_style_unsets_it_on_shots(db, owner, project):
     a = service.create_style(db, actor=owner, project_id=project.id, name="A")
     b = service.create_style(db, actor=owner, project_id=project.id, name="B")
     shots = _shots(db, project, 2, style_id=b.id)
-    assert service.style_shot_counts(db, project_id=project.id) == {b.id: 2}
-    assert service.delete_style(db, actor=owner, style=b) == 2
+    assert usage.style_shot_counts(db, project_id=project.id) == {b.id: 2}
+    assert usage.delete_style(db, actor=owner, style=b) == 2
     db.expire_all()
     assert [s.style_id for s in shots] == [None, None]
     event = db.scalar(select(ActivityEvent).where(ActivityEvent.verb == "style.deleted"))
