@@ -30,6 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from workers.engines.base import snap as _snap
+from workers.engines.tiny import is_tiny
+
+# What menus and take cards say of a model whose folder is a tiny random-weight build.
+TEST_WEIGHTS_NOTE = "test weights: noise"
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "models.toml"
 ENV_FILE = "SLATE_MODELS_FILE"
@@ -120,6 +124,20 @@ class ModelInfo:
     vace_folder: Path | None = None
 
     @property
+    def test_weights(self) -> bool:
+        """True when the folder is a tiny random-weight build (`slate models make-tiny`): its takes are noise.
+
+        Read from the folder each time (the marker file `make_tiny` writes), so a folder made or replaced by
+        real weights after the registry was read is labelled as it is now."""
+        return self.folder is not None and is_tiny(self.folder)
+
+    @property
+    def menu_label(self) -> str:
+        """The model as menus show it: "LTX-Video · test weights: noise" for a tiny folder."""
+        name = self.label or self.id
+        return f"{name} · {TEST_WEIGHTS_NOTE}" if self.test_weights else name
+
+    @property
     def frame_rule(self) -> str:
         return f"{self.frame_step}k+{self.frame_offset}"
 
@@ -143,6 +161,7 @@ class ModelInfo:
         data = asdict(self)
         data["capabilities"] = sorted(self.capabilities)
         data["frame_rule"] = self.frame_rule
+        data["test_weights"] = self.test_weights
         data["size_range"] = self.size_range
         for key in ("folder", "i2v_folder", "vace_folder"):
             data[key] = str(data[key]) if data[key] is not None else None
@@ -372,6 +391,10 @@ class Registry:
 
     def __iter__(self):
         return iter(self.models.values())
+
+    def test_weight_ids(self) -> frozenset[str]:
+        """Ids of the models whose folder is a tiny random-weight build (read from the folders now)."""
+        return frozenset(m.id for m in self.models.values() if m.test_weights)
 
 
 def load_registry(path: Path | str | None = None, override: Path | str | None = None) -> Registry:

@@ -35,6 +35,8 @@ from pathlib import Path
 
 # Folder names under the output folder (the registry's defaults point at them).
 FOLDERS = {"ltx": "ltx-tiny", "wan": "wan-tiny"}
+# Written into every folder `make_tiny` builds: the registry labels such a model "test weights: noise".
+MARKER = "slate_tiny.json"
 TEXT_DIM = 32
 
 
@@ -198,15 +200,15 @@ def make_tiny(kind: str, folder: Path, seed: int = 0) -> Path:
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     (_make_ltx if kind == "ltx" else _make_wan)(folder, seed)
-    (folder / "slate_tiny.json").write_text(
+    (folder / MARKER).write_text(
         json.dumps({"kind": kind, "seed": seed}, indent=2) + "\n"
     )
     return folder
 
 
 def is_tiny(folder: Path) -> bool:
-    """True for a folder that `make_tiny` wrote."""
-    return (Path(folder) / "slate_tiny.json").exists()
+    """True for a folder that `make_tiny` wrote (its random weights render noise)."""
+    return (Path(folder) / MARKER).is_file()
 
 
 def make_all(out: Path, *, seed: int = 0, kinds: tuple[str, ...] = ("ltx", "wan")) -> dict[str, Path]:
