@@ -500,10 +500,16 @@ def get_shot(db: Session, *, project_id: int, shot_id: int) -> Shot:
 
 def create_shot(
     db: Session, *, actor: User | None, scene: Scene, values: dict[str, Any], index: Any = None,
-    source_key: str | None = None,
+    source_key: str | None = None, needs_words: bool = False,
 ) -> Shot:  # fmt: skip
-    """Add a shot to a scene (at the end, or at `index`) with the next code; style defaults to the project's."""
+    """Add a shot to a scene (at the end, or at `index`) with the next code; style defaults to the project's.
+
+    With `needs_words` (a person adding a shot by hand) a shot that says nothing, no action line and no prompt
+    (blank counts as nothing), is refused: an empty shot is useless on a board. Scripts may still create one
+    and fill it in later (the API's documented body allows it)."""
     project = db.get(Project, scene.project_id)
+    if needs_words and not any(str(values.get(k) or "").strip() for k in ("action", "prompt")):
+        raise Invalid("say what happens in the shot, in a line", field="action")
     clean = _clean_shot(db, project=project, values=values)
     v = clean.values
     if "style_id" not in values:

@@ -286,12 +286,12 @@ def add_shot(
     if framing:
         values["camera"] = {"framing": framing}
     try:
-        shot = service.create_shot(db, actor=ctx.user, scene=scene, values=values)
+        shot = service.create_shot(db, actor=ctx.user, scene=scene, values=values, needs_words=True)
     except DomainError as exc:
         db.rollback()
         scene = db.get(Scene, scene.id)
         ctx_board = _board_ctx(db, ctx, {"character_id": None, "location_id": None, "status": None},
-                               values={"action": action}, error=exc.detail, field=exc.field,
+                               values={"action": action, "framing": framing}, error=exc.detail, field=exc.field,
                                error_form=f"shot-{scene.id}")  # fmt: skip
         return render(request, "storyboard/board.html", ctx_board, exc.status_code)
     if edit:
