@@ -293,7 +293,7 @@ def _after_looks(request: Request, db: Session, ctx: ProjectAccess, character: C
 
 
 @router.post("/characters/{character_id}/looks")
-def create_look(request: Request, db: DB, ctx: CharacterEdit, name: Annotated[str, Form(max_length=500)],
+def create_look(request: Request, db: DB, ctx: CharacterEdit, name: Annotated[str, Form(max_length=500)] = "",
                 description: Text = "", prompt_fragment: Text = "", negative_fragment: Text = ""):  # fmt: skip
     character: Character = ctx.obj
     look = service.create_look(db, actor=ctx.user, character=character, name=name, description=description,
@@ -302,7 +302,7 @@ def create_look(request: Request, db: DB, ctx: CharacterEdit, name: Annotated[st
 
 
 @router.post("/looks/{look_id}")
-def save_look(request: Request, db: DB, ctx: LookEdit, name: Annotated[str, Form(max_length=500)],
+def save_look(request: Request, db: DB, ctx: LookEdit, name: Annotated[str, Form(max_length=500)] = "",
               description: Text = "", prompt_fragment: Text = "", negative_fragment: Text = ""):  # fmt: skip
     look: Look = ctx.obj
     service.update_look(db, actor=ctx.user, look=look, changes={

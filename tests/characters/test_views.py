@@ -328,3 +328,57 @@ def test_pages_are_404_for_outsiders(sign_in, make_user, mara, team):
     assert b.get(f"/projects/{project.id}/characters").status_code == 404
     assert b.get(f"/characters/{mara.id}").status_code == 404
     assert b.post(f"/characters/{mara.id}", data={"name": "x"}).status_code == 404
+
+
+# ---- forms that keep what was typed ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("headers", [{}, {"HX-Request": "true"}], ids=["plain", "htmx"])
+@pytest.mark.parametrize("name", ["", "  \t "])
+def test_a_character_without_a_name_is_not_created_and_the_form_keeps_the_rest(sign_in, team, db, headers, name):
+    from tests.forms import message_for, shown_form
+
+    project, people = team
+    count = db.scalar(select(func.count()).select_from(Character).where(Character.project_id == project.id))
+    url = f"/projects/{project.id}/characters"
+    r = sign_in(people["artist"]).post(url, data={"name": name, "description": "Keeps the light.",
+                                                  "prompt_fragment": "silver braid"}, headers=dict(headers))  # fmt: skip
+    assert r.status_code == 422 and "Field required" not in r.text
+    assert message_for(r.text, url, "name") == "The name cannot be empty."
+    form, _ = shown_form(r.text, url)
+    assert (form.values["description"], form.values["prompt_fragment"]) == ("Keeps the light.", "silver braid")
+    assert db.scalar(select(func.count()).select_from(Character).where(Character.project_id == project.id)) == count
+
+
+def test_a_taken_name_is_said_next_to_the_field(sign_in, team, mara):
+    from tests.forms import message_for, shown_form
+
+    project, people = team
+    url = f"/projects/{project.id}/characters"
+    r = sign_in(people["artist"]).post(url, data={"name": "mara", "description": "A twin."})
+    assert r.status_code == 409
+    assert message_for(r.text, url, "name") == "There is already a character called “Mara” in this project."
+    assert shown_form(r.text, url)[0].values == {"csrf_token": shown_form(r.text, url)[0].values["csrf_token"],
+                                                 "name": "mara", "description": "A twin.", "prompt_fragment": ""}  # fmt: skip
+
+
+def test_saving_a_character_with_a_blank_name_keeps_the_typing_and_the_character(sign_in, team, mara, db):
+    from tests.forms import message_for, shown_form
+
+    _project, people = team
+    url = f"/characters/{mara.id}"
+    r = sign_in(people["artist"]).post(url, data={"name": " ", "description": "Rewritten.", "seed": "77"})
+    assert r.status_code == 422
+    assert message_for(r.text, url, "name") == "The name cannot be empty."
+    form, _ = shown_form(r.text, url)
+    assert (form.values["description"], form.values["seed"]) == ("Rewritten.", "77")
+    db.expire_all()
+    assert (db.get(Character, mara.id).name, db.get(Character, mara.id).description) == ("Mara", "The keeper.")
+
+
+def test_character_forms_answer_a_stranger_with_404(sign_in, make_user, team, mara, db):
+    project, _people = team
+    stranger = sign_in(make_user())
+    assert stranger.post(f"/projects/{project.id}/characters", data={"name": ""}).status_code == 404
+    assert stranger.post(f"/characters/{mara.id}", data={"name": ""}).status_code == 404
+    assert db.scalar(select(func.count()).select_from(Character).where(Character.project_id == project.id)) == 1
