@@ -13,7 +13,9 @@ VENV := .venv
 PY_STAMP := $(VENV)/.stamp-py
 NPM_STAMP := $(VENV)/.stamp-npm
 CHROMIUM := /usr/bin/chromium
-VENDOR_FILES := static/vendor/htmx.min.js static/vendor/htmx-ext-sse.js static/vendor/Sortable.min.js
+VENDOR_FILES := static/vendor/htmx.min.js static/vendor/htmx-ext-sse.js static/vendor/Sortable.min.js \
+	static/vendor/swagger-ui-bundle.js static/vendor/swagger-ui.css static/vendor/swagger-favicon.png \
+	static/vendor/redoc.standalone.js
 PYTEST_ARGS ?=
 
 # Redo the npm step if node_modules/ or a vendored file went missing since the stamp was made.

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app import models  # noqa: F401  (every mapper configured before the first query)
@@ -58,6 +59,24 @@ PAGE_ROUTERS = [
 ]
 EMBEDDED_QUEUES = ["default", "media"]
 
+# The API reference, from files vendored by `npm run vendor` (no CDN: it works with no network). Swagger UI
+# starts from /static/js/api-docs.js, Redoc from its own <redoc> element: no inline script.
+API_DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><link rel="icon" href="/static/vendor/swagger-favicon.png">{head}</head>
+<body>{body}</body></html>"""
+SWAGGER_UI = API_DOCS_PAGE.format(
+    title="Slate API",
+    head='<link rel="stylesheet" href="/static/vendor/swagger-ui.css">',
+    body='<div id="swagger-ui" data-openapi-url="/openapi.json"></div>'
+    '<script src="/static/vendor/swagger-ui-bundle.js"></script><script src="/static/js/api-docs.js"></script>',
+)
+REDOC = API_DOCS_PAGE.format(
+    title="Slate API · reference",
+    head="",
+    body='<redoc spec-url="/openapi.json"></redoc><script src="/static/vendor/redoc.standalone.js"></script>',
+)
+
 
 class SecurityHeaders:
     """Security headers on every answer: pages, API, static files, errors (pure ASGI; bodies stream untouched).
@@ -65,9 +84,9 @@ class SecurityHeaders:
     The Content-Security-Policy allows no inline script and no inline event handler:
     page behaviour lives in /static/js (tests/test_headers.py scans the templates).
     Styles may be inline (`style=` attributes, htmx's indicator style). The API
-    reference (/docs, /redoc) is FastAPI's page, bootstrapped by an inline script from
-    a CDN; it has no user content and gets its own policy. HSTS only where the base
-    URL is https. A header the route set itself is left as it is.
+    reference (/docs, /redoc) runs from vendored files with no inline script either;
+    its policy only adds the blob: worker Redoc starts for its search. HSTS only where
+    the base URL is https. A header the route set itself is left as it is.
     """
 
     CSP = (
@@ -75,12 +94,8 @@ class SecurityHeaders:
         "media-src 'self' blob:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
         "form-action 'self'; frame-ancestors 'none'"
     )
-    DOCS_CSP = (
-        "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-        "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-        "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-    )
-    DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+    DOCS_CSP = CSP + "; worker-src 'self' blob:"
+    DOCS_PATHS = frozenset({"/docs", "/redoc"})
     HSTS = b"max-age=31536000"
 
     def __init__(self, app, *, hsts: bool = False) -> None:
@@ -136,6 +151,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Collaborative AI film studio. Personal access tokens: `Authorization: Bearer slt_...`.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         dependencies=[Depends(known_ids), Depends(csrf_protect)],
     )
     app.state.settings = settings
@@ -143,9 +160,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app, page=error_page)
     app.add_middleware(BodyLimit, settings=settings)  # inside SecurityHeaders: its refusals get the headers too
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
-    app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
+    app.mount(
+        "/static",
+        StaticFiles(directory=str(ROOT / "static"), check_dir=False),
+        name="static",
+    )
     for router in API_ROUTERS + PAGE_ROUTERS:
         app.include_router(router)
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return HTMLResponse(SWAGGER_UI)
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return HTMLResponse(REDOC)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

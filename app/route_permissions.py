@@ -46,7 +46,6 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Action | Audience] = {
     ("GET", "/healthz"): PUBLIC,  # load balancers ask it, signed out
     ("GET", "/openapi.json"): PUBLIC,  # the API's description (the code is open source)
     ("GET", "/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
     ("GET", "/"): PUBLIC,  # sends you to your projects, or to sign in
     # ---- accounts ------------------------------------------------------------------------------------

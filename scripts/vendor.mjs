@@ -12,6 +12,11 @@ const files = [
   ["htmx.org/dist/htmx.min.js", "htmx.min.js"],
   ["htmx-ext-sse/dist/sse.min.js", "htmx-ext-sse.js"],
   ["sortablejs/Sortable.min.js", "Sortable.min.js"],
+  // The API reference at /docs and /redoc, served from here so it works with no network.
+  ["swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui-bundle.js"],
+  ["swagger-ui-dist/swagger-ui.css", "swagger-ui.css"],
+  ["swagger-ui-dist/favicon-32x32.png", "swagger-favicon.png"],
+  ["redoc/bundles/redoc.standalone.js", "redoc.standalone.js"],
 ];
 
 mkdirSync(dest, { recursive: true });
