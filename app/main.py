@@ -22,6 +22,7 @@ from app.deps import csrf_protect, known_ids
 from app.design import api as design_api
 from app.design import views as design_views
 from app.errors import install_error_handlers
+from app.frames import views as frames_views
 from app.generation import api as generation_api
 from app.generation import views as generation_views
 from app.media import views as media_views
@@ -54,6 +55,7 @@ PAGE_ROUTERS = [
     screenplay_views.router,
     generation_views.router,
     media_views.router,
+    frames_views.router,
     activity_views.router,
     system_views.router,
 ]

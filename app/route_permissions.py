@@ -245,4 +245,8 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Action | Audience] = {
     # ---- media ----------------------------------------------------------------------------------------------
     ("GET", "/media/{asset_id}"): VIEW,  # a LoRA file: character.edit as well, checked in the route (by kind)
     ("GET", "/media/{asset_id}/thumb"): VIEW,
+    # ---- frames: the pictures of cards (a shot's take poster or sketch; a character's or location's sketch) ----
+    ("GET", "/shots/{shot_id}/frame"): VIEW,
+    ("GET", "/characters/{character_id}/picture"): VIEW,
+    ("GET", "/locations/{location_id}/picture"): VIEW,
 }

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings, get_settings
 from app.db import commit, discard_pending, engine_for, session_factory
 
-TASK_MODULES = ["app.system.tasks", "app.generation.tasks", "workers.reconcile"]
+TASK_MODULES = ["app.system.tasks", "app.generation.tasks", "app.frames.tasks", "workers.reconcile"]
 
 celery = Celery("slate")
 

@@ -36,6 +36,8 @@ class Character(Base):
     lora_weight: Mapped[float] = mapped_column(Float, default=1.0)
     version: Mapped[int] = mapped_column(default=1)  # the version being edited, or locked if `locked`
     locked: Mapped[bool] = mapped_column(default=False)
+    sketch_key: Mapped[str | None] = mapped_column(String(200))  # JPEG drawn from the description (no reference)
+    sketch_hash: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -22,6 +22,8 @@ class Location(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     prompt_fragment: Mapped[str] = mapped_column(Text, default="")
     negative_fragment: Mapped[str] = mapped_column(Text, default="")
+    sketch_key: Mapped[str | None] = mapped_column(String(200))  # JPEG drawn from the description (no reference)
+    sketch_hash: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -58,6 +58,8 @@ class Shot(Base):
     coverage_group: Mapped[int | None]  # shots of one coverage set share the id of the shot it was made from
     coverage_label: Mapped[str] = mapped_column(String(40), default="")
     source_key: Mapped[str | None] = mapped_column(String(120))
+    sketch_key: Mapped[str | None] = mapped_column(String(200))  # JPEG: the storyboard sketch (app.storyboard.sketches)
+    sketch_hash: Mapped[str | None] = mapped_column(String(32))  # of what it was drawn from: another hash, redraw
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -10,6 +10,7 @@ only when someone asks for a renumber.
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 from collections.abc import Iterable
@@ -25,7 +26,7 @@ from app.auth.models import User
 from app.characters.models import Character, Look, ReferenceImage
 from app.characters.versions import latest_locked, resolve_cast
 from app.design.models import Location, StylePreset
-from app.db import row_id
+from app.db import queue_after_commit, row_id
 from app.errors import Conflict, Invalid, NotFound
 from app.projects.models import Project
 from app.projects.service import FPS_CHOICES, MAX_SIDE, MODEL_CHOICES
@@ -58,6 +59,12 @@ DEFAULT_COVERAGE: tuple[dict[str, Any], ...] = (
     {"label": "OTS reverse", "framing": "OTS"},
 )
 _NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9.\-]*$")
+# A shot's sketch (app/frames) is drawn again when one of these changes (or its cast). The task is sent by name:
+# app.frames reads the storyboard, so the storyboard does not import it.
+SKETCH_TASK, SKETCH_QUEUE = "slate.frames.draw_sketch", "media"
+SKETCH_FIELDS = frozenset({"camera", "lighting", "location_id", "duration_s", "fps", "width", "height", "seed"})
+
+log = logging.getLogger("slate.storyboard")
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -146,6 +153,28 @@ def _project_codes(db: Session, *, project_id: int, prefix: str) -> list[str]:
 def _new_code(db: Session, *, scene: Scene) -> str:
     """The next free code of the scene's number across the project (shots moved elsewhere keep theirs)."""
     return next_code(scene.number, _project_codes(db, project_id=scene.project_id, prefix=scene.number))
+
+
+def _sketch_after_commit(db: Session, shots: Iterable[Shot]) -> None:
+    """Have these shots' sketches drawn (on the media queue, after the commit); an up-to-date one is left alone."""
+    ids = [s.id for s in shots]
+
+    def _send() -> None:
+        import kombu.exceptions
+        import redis
+
+        from workers.celery_app import celery
+
+        for shot_id in ids:
+            try:
+                celery.send_task(SKETCH_TASK, args=[shot_id], queue=SKETCH_QUEUE)
+            except (kombu.exceptions.OperationalError, redis.RedisError, OSError) as exc:
+                # the next board that shows the shot queues it again; its frame link draws it meanwhile
+                log.warning("sketch of shot %s not queued: %s", shot_id, exc)
+                return
+
+    if ids:
+        queue_after_commit(db, _send)
 
 
 def _forget_shots(db: Session, *scenes: Scene) -> None:
@@ -531,6 +560,7 @@ def create_shot(
     _forget_shots(db, scene)
     record(db, project_id=project.id, actor=actor, verb="shot.created", object_type="shot", object_id=shot.id,
            summary=f"added shot {shot.code} to scene {scene.number}")  # fmt: skip
+    _sketch_after_commit(db, [shot])
     return shot
 
 
@@ -548,6 +578,8 @@ def update_shot(db: Session, *, actor: User | None, shot: Shot, changes: dict[st
         record(db, project_id=shot.project_id, actor=actor, verb="shot.updated", object_type="shot",
                object_id=shot.id, summary=f"changed the {', '.join(what)} of shot {shot.code}",
                data={"fields": sorted(diff) + (["cast"] if cast_changed else [])})  # fmt: skip
+    if cast_changed or SKETCH_FIELDS & set(diff):
+        _sketch_after_commit(db, [shot])
     return shot
 
 
@@ -643,6 +675,7 @@ def duplicate_shot(db: Session, *, actor: User | None, shot: Shot) -> Shot:
     record(db, project_id=shot.project_id, actor=actor, verb="shot.duplicated", object_type="shot",
            object_id=copy.id, summary=f"duplicated shot {shot.code} as {copy.code}",
            data={"source": shot.id})  # fmt: skip
+    _sketch_after_commit(db, [copy])
     return copy
 
 
@@ -691,6 +724,7 @@ def create_coverage(db: Session, *, actor: User | None, shot: Shot, setups: list
     record(db, project_id=shot.project_id, actor=actor, verb="shot.coverage", object_type="shot", object_id=shot.id,
            summary=f"covered shot {shot.code} with {', '.join(f'{s.code} ({s.coverage_label})' for s in new)}",
            data={"shots": [s.id for s in new]})  # fmt: skip
+    _sketch_after_commit(db, [shot, *new])  # the source too: it may have been given its seed just now
     return new
 
 

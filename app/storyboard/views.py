@@ -16,6 +16,7 @@ from app.db import row_id
 from app.deps import DB, ProjectAccess, access
 from app.design.models import Location, StylePreset
 from app.errors import DomainError, Invalid, is_htmx
+from app.frames import service as frames
 from app.permissions import Action
 from app.projects.models import Project
 from app.projects.service import FPS_CHOICES, MODEL_CHOICES
@@ -70,7 +71,7 @@ class Card:
     camera_notes: str
     lighting: str
     cast: str
-    thumb: int | None
+    frame: frames.Frame  # the picture: approved take, newest take or sketch (app/frames)
     duration: str
     group: int | None
     group_label: str
@@ -105,8 +106,9 @@ def _lighting_notes(lighting: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def cards_for(shots: list[service.ShotCard]) -> list[Card]:
-    """Display values of one scene's shot cards, in order (coverage sets marked where they start)."""
+def cards_for(shots: list[service.ShotCard], pictures: dict[int, frames.Frame]) -> list[Card]:
+    """Display values of one scene's shot cards, in order (coverage sets marked where they start), with the frame
+    of each from `pictures` (`frames.shot_frames`)."""
     out = []
     previous_group = None
     labels = service.STATUS_LABELS
@@ -115,7 +117,7 @@ def cards_for(shots: list[service.ShotCard]) -> list[Card]:
             id=s.id, scene_id=s.scene_id, code=s.code, status=s.status, status_label=labels.get(s.status, s.status),
             action=s.action, excerpt=_excerpt(s.action), dialogue=s.dialogue, camera=badge(s.camera),
             camera_notes=_camera_notes(s.camera), lighting=_lighting_notes(s.lighting),
-            cast=", ".join(f"{name} ({look})" if look else name for name, look in s.cast), thumb=s.thumb,
+            cast=", ".join(f"{name} ({look})" if look else name for name, look in s.cast), frame=pictures[s.id],
             duration=f"{s.duration_s:g} s", group=s.coverage_group, group_label=s.coverage_label,
             set_start=s.coverage_group is not None and s.coverage_group != previous_group, outdated=s.outdated,
         ))  # fmt: skip
@@ -137,10 +139,11 @@ def _filters(request: Request) -> dict[str, Any]:
 def _board_ctx(db: Session, ctx: ProjectAccess, filters: dict[str, Any], **extra: Any) -> dict[str, Any]:
     board = service.storyboard(db, project=ctx.project, **filters)
     edit = ctx.can(Action.story_edit)
+    pictures = frames.shot_frames(db, shot_ids=[c.id for _, shots in board.scenes for c in shots])
     return {
         "ctx": ctx, "project": ctx.project, "board": board, "edit": edit,
         "sortable": edit and not board.filtered,
-        "scenes": [(scene, cards_for(shots)) for scene, shots in board.scenes],
+        "scenes": [(scene, cards_for(shots, pictures)) for scene, shots in board.scenes],
         "characters": board.characters, "locations": board.locations, "filters": filters, "statuses": service.STATUSES,
         "status_labels": service.STATUS_LABELS, "framings": list(Framing), "values": {}, **extra,
     }  # fmt: skip
@@ -160,9 +163,10 @@ def print_page(request: Request, db: DB, ctx: View):
     per_page = 3 if q.get("per_page") == "3" else 6
     paper = "letter" if q.get("paper") == "letter" else "a4"
     board = service.storyboard(db, project=ctx.project, **_filters(request))
+    pictures = frames.shot_frames(db, shot_ids=[c.id for _, shots in board.scenes for c in shots], backfill=False)
     sheets = []
     for scene, shots in board.scenes:
-        cards = cards_for(shots)
+        cards = cards_for(shots, pictures)
         pages = [cards[i : i + per_page] for i in range(0, len(cards), per_page)] or [[]]
         for n, page in enumerate(pages, 1):
             sheets.append({"scene": scene, "cards": page, "page": n, "pages": len(pages)})
@@ -474,6 +478,7 @@ def move_shot(
         return redirect(f"/projects/{shot.project_id}/storyboard#shot-{shot.id}", request=request)
     scene_ids = [src] if src == shot.scene_id else [src, shot.scene_id]
     cards = service.shot_cards(db, project_id=shot.project_id, scene_ids=scene_ids)
-    lists = [(sid, cards_for([c for c in cards if c.scene_id == sid])) for sid in scene_ids]
+    pictures = frames.shot_frames(db, shot_ids=[c.id for c in cards])
+    lists = [(sid, cards_for([c for c in cards if c.scene_id == sid], pictures)) for sid in scene_ids]
     return render(request, "storyboard/_lists.html", {"lists": lists, "edit": True, "sortable": True,
                                                       "project": ctx.project})  # fmt: skip

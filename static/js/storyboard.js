@@ -1,5 +1,7 @@
 /* Storyboard: drag shots to reorder them within and across scenes (SortableJS), and print.
-   One move request per drop; the server answers the refreshed lists of the scenes involved. */
+   One move request per drop; the server answers the refreshed lists of the scenes involved.
+   Frames: hovering a frame that has a take scrubs its filmstrip, a click plays the take in the card;
+   sketches and new takes come through the project's live events and replace the picture in place. */
 (function () {
   "use strict";
 
@@ -89,9 +91,113 @@
     if (btn) { evt.preventDefault(); window.print(); }
   });
 
+  /* ---- frames: hover scrubs a take's filmstrip, a click plays it in place, sketches arrive live ---- */
+
+  function scrub(frame, evt) {       // show the filmstrip tile under the pointer
+    var tiles = parseInt(frame.getAttribute("data-tiles"), 10);
+    if (!tiles || frame.classList.contains("is-playing")) return;
+    var strip = frame.querySelector(".frame-strip");
+    if (!strip) {
+      strip = document.createElement("span");
+      strip.className = "frame-strip";
+      strip.style.backgroundImage = 'url("/api/v1/takes/' + frame.getAttribute("data-take") + '/filmstrip")';
+      strip.style.backgroundSize = (tiles * 100) + "% 100%";
+      frame.insertBefore(strip, frame.querySelector(".frame-code"));
+    }
+    var box = frame.getBoundingClientRect();
+    var x = Math.min(Math.max((evt.clientX - box.left) / box.width, 0), 0.9999);
+    var tile = Math.floor(x * tiles);
+    strip.style.backgroundPosition = (tiles > 1 ? tile / (tiles - 1) * 100 : 0) + "% 0";
+    strip.setAttribute("data-tile", String(tile));
+    frame.classList.add("is-scrubbing");
+  }
+
+  function stopScrub(frame) {
+    frame.classList.remove("is-scrubbing");
+  }
+
+  function stopPlaying(frame) {
+    var video = frame.querySelector("video");
+    if (video) { video.pause(); video.remove(); }
+    frame.classList.remove("is-playing");
+  }
+
+  function play(frame) {             // the take, in the card, with controls; a second click or Esc stops it
+    if (frame.classList.contains("is-playing")) { stopPlaying(frame); return; }
+    document.querySelectorAll(".shot-frame.is-playing").forEach(stopPlaying);
+    var video = document.createElement("video");
+    video.src = "/api/v1/takes/" + frame.getAttribute("data-take") + "/video";
+    video.autoplay = true;
+    video.muted = true;
+    video.playsInline = true;
+    video.loop = true;
+    video.setAttribute("aria-label", "Take playing");
+    frame.classList.remove("is-scrubbing");
+    frame.classList.add("is-playing");
+    frame.insertBefore(video, frame.querySelector(".frame-code"));
+  }
+
+  document.addEventListener("mousemove", function (evt) {
+    var frame = evt.target.closest && evt.target.closest(".shot-frame[data-take]");
+    if (frame) scrub(frame, evt);
+  });
+  document.addEventListener("mouseout", function (evt) {
+    var frame = evt.target.closest && evt.target.closest(".shot-frame[data-take]");
+    if (frame && !frame.contains(evt.relatedTarget)) stopScrub(frame);
+  });
+  document.addEventListener("click", function (evt) {
+    var frame = evt.target.closest && evt.target.closest(".shot-frame[data-take]");
+    if (!frame || evt.metaKey || evt.ctrlKey || evt.shiftKey) return;   // modified clicks open the shot page
+    evt.preventDefault();
+    play(frame);
+  });
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape") document.querySelectorAll(".shot-frame.is-playing").forEach(stopPlaying);
+  });
+
+  function showFrame(shotId, url) {  // a new sketch or take: the card's picture is replaced where it is
+    var frame = document.querySelector("#shot-" + shotId + " .shot-frame");
+    if (!frame || frame.classList.contains("is-playing")) return;
+    var img = frame.querySelector("img");
+    if (!img) {
+      img = document.createElement("img");
+      img.alt = "";
+      img.decoding = "async";
+      var wait = frame.querySelector(".frame-wait");
+      if (wait) wait.replaceWith(img); else frame.insertBefore(img, frame.firstChild);
+    }
+    img.src = url;
+    frame.classList.remove("frame-pending");
+  }
+
+  function listen() {
+    var source = document.querySelector("[data-board-events]");
+    if (!source || !window.EventSource) return;
+    var events = new EventSource(source.getAttribute("data-board-events"));
+    events.addEventListener("sketch", function (evt) {
+      var data = JSON.parse(evt.data);
+      var frame = document.querySelector("#shot-" + data.shot_id + " .shot-frame");
+      if (frame && !frame.hasAttribute("data-take")) showFrame(data.shot_id, data.url);  // a take outranks it
+    });
+    events.addEventListener("take", function (evt) {
+      var data = JSON.parse(evt.data);
+      var frame = document.querySelector("#shot-" + data.shot_id + " .shot-frame");
+      if (!frame) return;
+      var approved = frame.classList.contains("frame-approved");
+      if (!approved && data.id) {
+        frame.setAttribute("data-take", String(data.id));
+        frame.removeAttribute("data-tiles");   // its geometry comes with the next page load
+        var strip = frame.querySelector(".frame-strip");
+        if (strip) strip.remove();
+        showFrame(data.shot_id, "/shots/" + data.shot_id + "/frame?v=t" + data.id);
+      }
+    });
+  }
+
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { init(document); });
+    document.addEventListener("DOMContentLoaded", function () { init(document); listen(); });
   } else {
     init(document);
+    listen();
   }
 })();

@@ -46,7 +46,7 @@ def test_storyboard_page_shows_scenes_and_cards(world):
     assert page.index("EXT. ROCKS - NIGHT") < page.index("INT. LAMP ROOM - NIGHT")
     assert _cards(page) == [str(w["a"].id), str(w["b"].id), str(w["c"].id)]
     card = page[page.index(f'id="shot-{w["a"].id}"'):page.index(f'id="shot-{w["b"].id}"')]
-    assert f'src="/media/{w["ref"].asset_id}/thumb"' in card
+    assert 'class="shot-frame frame-pending"' in card  # no take, sketch not drawn yet (tests/storyboard/test_sketches.py)
     assert "1A" in card and "Mara fights the wind." in card and "WS · dolly in · 24mm" in card
     assert "Mara (Storm gear)" in card and "draft" in card
     assert "data-sortable" in page and 'src="/static/vendor/Sortable.min.js"' in page
@@ -235,6 +235,6 @@ def test_print_sheet(world, db):
     page3 = b.get(f"/projects/{pid}/storyboard/print?per_page=3&paper=letter").text
     assert "size: letter landscape" in page3 and page3.count('class="sheet"') == 4  # 7 shots: 3+3+1, then scene 2
     assert page3.count('class="sheet-panel"') == 8
-    assert f'src="/media/{w["ref"].asset_id}/thumb"' in page3
+    assert f'src="/shots/{w["a"].id}/frame"' in page3  # drawn when the sheet asks for it
     assert "Hold on!" in page3 and "wide shot, 24mm, dolly in" in page3 and "blue hour" in page3
     assert "@media print" not in page3 and "/static/css/storyboard.css" in page3

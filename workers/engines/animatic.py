@@ -228,7 +228,7 @@ class AnimaticEngine:
     # --- the scene -----------------------------------------------------------------------
 
     def _scene(self, spec: RenderSpec, cam: Camera, light: Lighting, seed: int,
-               size: tuple[int, int], out: tuple[int, int]) -> Image.Image:
+               size: tuple[int, int], out: tuple[int, int], *, figures: bool = True) -> Image.Image:
         rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x414E494D])
         sw, sh = size
         w, h = out
@@ -295,7 +295,8 @@ class AnimaticEngine:
                     r = 0.13 * (1 - k / 10) + 0.015
                     d.polygon(sc.ellipse(x, y, r, r), fill=(255, 200, 120, int(14 + 200 * (k / 9) ** 3)))
         img = Image.alpha_composite(img.convert("RGBA"), layer).convert("RGB")
-        self._figures(img, spec, cam, light, sc, rng, horizon)
+        if figures:
+            self._figures(img, spec, cam, light, sc, rng, horizon)
         return img
 
     def _figures(self, img: Image.Image, spec: RenderSpec, cam: Camera, light: Lighting, sc: _Scene,
@@ -457,4 +458,50 @@ class _Overlay:
         d.text((x - d.textlength(text, font=self.font), y), text, font=self.font, fill=_TEXT)
 
 
-__all__ = ["AnimaticEngine", "camera_line"]
+def sketch(spec: RenderSpec, *, at: float = 0.5, figures: bool = True, title: str = "",
+           caption: str = "") -> Image.Image:
+    """The storyboard sketch of a shot: one frame of the first take of `spec` (the one at fraction `at` of it),
+    drawn as a take would draw it but without the viewfinder overlay. One scene and one view: about 20 ms at
+    640x360 on one CPU core.
+
+    `figures=False` leaves the set empty (a location); `title` and `caption` are laid in a band at the bottom
+    (a name and a line of description, for the cards of characters and locations).
+    """
+    w, h, n = int(spec.width), int(spec.height), int(spec.frames)
+    if w < 1 or h < 1 or n < 1:
+        raise ValueError(f"nothing to draw at {w}x{h}, {n} frames")
+    cam = Camera.parse(spec.camera)
+    light = Lighting.parse(spec.lighting)
+    over = vcam.overscan(cam, frames=n, fps=spec.fps, aspect=w / h)
+    src_size = (math.ceil(w * over), math.ceil(h * over))
+    over = min(src_size[0] / w, src_size[1] / h)
+    seed = int(spec.seeds[0]) if spec.seeds else 0
+    path = vcam.camera_path(cam, frames=n, fps=spec.fps, seed=seed)
+    scene = AnimaticEngine()._scene(spec, cam, light, seed, src_size, (w, h), figures=figures)
+    index = min(n - 1, max(0, round(at * (n - 1))))
+    view = vcam.apply_transform(scene, path[index], (w, h), overscan=over, mode=vcam.resampling(path))
+    if title or caption:
+        _caption(view, title, caption)
+    return view
+
+
+def _caption(img: Image.Image, title: str, caption: str) -> None:
+    """A dark band at the bottom of `img` with a title line and up to two lines of caption."""
+    w, h = img.size
+    fs = max(9, round(h / 14))
+    font, small = _font(fs), _font(max(8, round(fs * 0.72)))
+    pad = max(4, fs // 2)
+    d = ImageDraw.Draw(img, "RGBA")
+    lines = _wrap(d, caption, small, w - 2 * pad, 2) if caption.strip() else []
+    band = pad + (round(fs * 1.25) if title else 0) + len(lines) * round(fs * 0.95) + pad // 2
+    d.rectangle((0, h - band, w, h), fill=(8, 8, 10, 185))
+    y = h - band + pad // 2
+    if title:
+        d.text((pad, y), _fit(d, title, font, w - 2 * pad), font=font, fill=(*_TEXT, 255))
+        y += round(fs * 1.25)
+    for line in lines:
+        d.text((pad, y), line, font=small, fill=(*_DIM_TEXT, 255))
+        y += round(fs * 0.95)
+
+
+__all__ = ["AnimaticEngine", "camera_line", "sketch"]
