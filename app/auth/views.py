@@ -12,7 +12,7 @@ from app.auth.signup import register
 from app.config import get_settings
 from app.db import commit
 from app.deps import DB, SESSION_COOKIE, CurrentUser, OptionalPrincipal, client_key
-from app.errors import DomainError, TooMany, Unauthenticated
+from app.errors import DomainError, Invalid, TooMany, Unauthenticated
 from app.projects.service import invitation_for_token, unclaimed_demo
 from app.system.service import signup_mode
 from app.web import redirect, render, safe_next
@@ -47,10 +47,14 @@ def login_page(request: Request, principal: OptionalPrincipal, next: str | None 
 def login(
     request: Request,
     db: DB,
-    email: Annotated[str, Form(max_length=254)],
-    password: Annotated[str, Form(max_length=256)],
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form(max_length=500)] = "",
 ):
+    if not email.strip() or not password:
+        field = "email" if not email.strip() else "password"
+        ctx = {"error": "enter your e-mail address and password", "field": field, "email": email, "next": next}
+        return render(request, "auth/login.html", ctx, 422)
     try:
         user = service.authenticate(db, email=email, password=password, client=client_key(request))
     except (Unauthenticated, DomainError) as exc:
@@ -79,9 +83,9 @@ def signup_page(request: Request, db: DB, principal: OptionalPrincipal, invite: 
 def signup(
     request: Request,
     db: DB,
-    email: Annotated[str, Form(max_length=254)],
-    password: Annotated[str, Form(max_length=256)],
-    display_name: Annotated[str, Form(max_length=80)],
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    display_name: Annotated[str, Form(max_length=80)] = "",
     invite: Annotated[str, Form(max_length=200)] = "",
 ):
     try:
@@ -120,11 +124,20 @@ def create_token(
     request: Request,
     db: DB,
     user: CurrentUser,
-    name: Annotated[str, Form(max_length=80)],
+    name: Annotated[str, Form(max_length=80)] = "",
     expires_days: Annotated[str, Form(max_length=5)] = "",
 ):
-    days = int(expires_days) if expires_days.strip().isdigit() else None
-    token, row = service.create_api_token(db, user=user, name=name, expires_days=days)
+    try:
+        if expires_days.strip() and not expires_days.strip().isdigit():
+            raise Invalid("a token expires after a whole number of days, or leave it empty for never",
+                          field="expires_days")  # fmt: skip
+        days = int(expires_days) if expires_days.strip() else None
+        token, row = service.create_api_token(db, user=user, name=name, expires_days=days)
+    except DomainError as exc:
+        db.rollback()
+        ctx = {"tokens": service.list_api_tokens(db, user=user), "error": exc.detail, "field": exc.field,
+               "values": {"name": name, "expires_days": expires_days}}  # fmt: skip
+        return render(request, "auth/account.html", ctx, exc.status_code)
     commit(db)
     ctx = {"tokens": service.list_api_tokens(db, user=user), "new_token": token, "new_token_name": row.name}
     return render(request, "auth/account.html", ctx, 201)

@@ -59,7 +59,7 @@ def test_login_logout(client, make_user):
     user = make_user(name="Lou")
     token = _form_csrf(client, "/login")
     bad = client.post("/login", data={"csrf_token": token, "email": user.email, "password": "nope nope nope"})
-    assert bad.status_code == 401 and "wrong e-mail or password" in bad.text
+    assert bad.status_code == 401 and "Wrong e-mail or password" in bad.text
     ok = client.post("/login", data={"csrf_token": token, "email": user.email, "password": PASSWORD,
                                      "next": "/account"})  # fmt: skip
     assert ok.status_code == 303 and ok.headers["location"] == "/account"
@@ -98,3 +98,50 @@ def test_unknown_page_still_shows_who_is_signed_in(sign_in, make_user):
     b = sign_in(make_user(name="Nadia"))
     r = b.get("/no-such-page")
     assert r.status_code == 404 and "Nadia" in r.text and "Nothing here" in r.text
+
+
+# ---- forms that keep what was typed ---------------------------------------------------------------------------
+
+
+def test_sign_up_with_a_blank_name_keeps_the_email_and_creates_no_account(client, db):
+    from sqlalchemy import func
+
+    from tests.forms import message_for, shown_form
+
+    token = _form_csrf(client, "/signup")
+    email = unique_email()
+    before = db.scalar(select(func.count()).select_from(User))
+    r = client.post("/signup", data={"csrf_token": token, "email": email, "password": PASSWORD, "display_name": "  "})
+    assert r.status_code == 422 and "Field required" not in r.text
+    assert message_for(r.text, "/signup", "display_name")
+    assert shown_form(r.text, "/signup")[0].values["email"] == email
+    assert db.scalar(select(func.count()).select_from(User)) == before
+
+
+def test_login_with_an_empty_password_asks_for_it_and_keeps_the_email(client, make_user):
+    from tests.forms import shown_form
+
+    user = make_user()
+    token = _form_csrf(client, "/login")
+    r = client.post("/login", data={"csrf_token": token, "email": user.email, "password": ""})
+    assert r.status_code == 422 and "Enter your e-mail address and password." in r.text
+    form, _ = shown_form(r.text, "/login")
+    assert form.values["email"] == user.email and "password" in form.invalid
+    assert SESSION_COOKIE not in r.cookies
+
+
+def test_a_token_without_a_name_keeps_the_expiry_and_is_not_created(sign_in, make_user, db):
+    from sqlalchemy import func
+
+    from app.auth.models import ApiToken
+    from tests.forms import message_for, shown_form
+
+    user = make_user()
+    b = sign_in(user)
+    for data, field, words in [({"name": " ", "expires_days": "30"}, "name", "Give the token a name"),
+                               ({"name": "farm", "expires_days": "soon"}, "expires_days", "A token expires after")]:
+        r = b.post("/account/tokens", data=data)
+        assert r.status_code == 422 and 'id="new-token"' not in r.text
+        assert message_for(r.text, "/account/tokens", field).startswith(words)
+        assert shown_form(r.text, "/account/tokens")[0].values["expires_days"] == data["expires_days"]
+    assert db.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id)) == 0
