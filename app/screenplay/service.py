@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.activity.service import record
 from app.auth.models import User
+from app.bodies import SCREENPLAY_MAX_BYTES
 from app.characters.models import Character
 from app.errors import Invalid, TooLarge
 from app.projects.models import Project
@@ -38,7 +39,7 @@ from app.storyboard.codes import next_code
 from app.storyboard.models import Scene, Shot, ShotCharacter
 from app.text import name_key
 
-MAX_BYTES = 2 * 1024 * 1024
+MAX_BYTES = SCREENPLAY_MAX_BYTES  # the body limit (app.bodies) holds the cap
 SHOT_DURATION_S = 4.0
 SOURCE = "fountain:"
 MAX_WARNINGS = 50

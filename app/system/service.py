@@ -17,6 +17,7 @@ from app.system.models import InstanceSetting, WorkerProbe
 SIGNUP_MODES = ("open", "invite")
 RUSH_POLICIES = ("admins", "owners", "everyone")  # owners: a project's owners and directors (and admins)
 QUOTA_MAX_S = 100_000_000  # a sanity bound on a quota field, not a policy
+PROBE_TASK = "slate.system.answer_probe"  # app.system.tasks.answer_probe, sent by name
 
 
 def get_value(db: Session, *, key: str, default: Any = None) -> Any:
@@ -90,16 +91,19 @@ def set_quotas(db: Session, *, project_gpu_s_month: Any, user_gpu_s_day: Any, ru
 
 
 def request_probe(db: Session, *, actor: User, queue: str = "default") -> WorkerProbe:
-    """Write a probe row and send it to a worker once the transaction commits."""
+    """Write a probe row and send it to a worker once the transaction commits.
+
+    The task is named, not imported: the probe task (app.system.tasks) builds on this service, never the reverse.
+    """
     probe = WorkerProbe(requested_by_id=actor.id, queue=queue)
     db.add(probe)
     db.flush()
     probe_id = probe.id
 
     def _send() -> None:
-        from app.system.tasks import answer_probe
+        from workers.celery_app import celery
 
-        answer_probe.apply_async(args=[probe_id], queue=queue)
+        celery.send_task(PROBE_TASK, args=[probe_id], queue=queue)
 
     queue_after_commit(db, _send)
     return probe

@@ -6,7 +6,7 @@ from app.system import service
 from workers.celery_app import celery, task_db
 
 
-@celery.task(name="slate.system.answer_probe", bind=True, acks_late=True)
+@celery.task(name=service.PROBE_TASK, bind=True, acks_late=True)
 def answer_probe(self, probe_id: int) -> None:
     """Mark a probe answered by this worker (by id; a redelivery is a no-op)."""
     with task_db() as db:

@@ -19,6 +19,20 @@ def test_probe_is_sent_only_after_commit(db, make_user):
     db.info.pop("after_commit")
 
 
+def test_the_probe_is_sent_by_the_name_of_a_registered_task(db, make_user, monkeypatch):
+    from app.system import tasks
+    from workers.celery_app import celery
+
+    sent = []
+    monkeypatch.setattr(celery, "send_task", lambda name, **kw: sent.append((name, kw)))
+    admin = make_user(admin=True)
+    probe = service.request_probe(db, actor=admin, queue="gpu")
+    for dispatch in db.info.pop("after_commit"):
+        dispatch()
+    assert sent == [(service.PROBE_TASK, {"args": [probe.id], "queue": "gpu"})]
+    assert tasks.answer_probe.name == service.PROBE_TASK and service.PROBE_TASK in celery.tasks
+
+
 def test_answering_twice_changes_nothing(db, make_user):
     admin = make_user(admin=True)
     probe = service.request_probe(db, actor=admin)
