@@ -348,8 +348,9 @@ def sketch_token(db: Session, *, shot_id: int) -> str:
     return db.scalar(select(Shot.sketch_hash).where(Shot.id == shot_id)) or ""
 
 
-def project_frames(db: Session, *, project_ids: list[int]) -> dict[int, Frame]:
-    """A frame for each project (its first shot's, in storyboard order); projects without shots are left out."""
+def project_frames(db: Session, *, project_ids: list[int]) -> dict[int, str]:
+    """The URL of a frame for each project (its first shot's, in storyboard order; a sketch not drawn yet is drawn
+    when asked for); projects without shots are left out."""
     if not project_ids:
         return {}
     first: dict[int, int] = {}
@@ -358,8 +359,8 @@ def project_frames(db: Session, *, project_ids: list[int]) -> dict[int, Frame]:
         .order_by(Shot.project_id, Scene.position, Scene.id, Shot.position, Shot.id)
     ):  # fmt: skip
         first.setdefault(project_id, shot_id)
-    frames = shot_frames(db, shot_ids=list(first.values()))
-    return {project_id: frames[shot_id] for project_id, shot_id in first.items()}
+    frames = shot_frames(db, shot_ids=list(first.values()), backfill=False)
+    return {project_id: frames[shot_id].url or f"/shots/{shot_id}/frame" for project_id, shot_id in first.items()}
 
 
 # ---- characters and locations -----------------------------------------------------------------------------

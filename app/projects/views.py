@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from app.activity.service import list_events
 from app.deps import DB, CurrentUser, OptionalPrincipal, ProjectAccess, access
 from app.errors import DomainError, Forbidden, Invalid
+from app.frames import service as frames
 from app.permissions import Action, grantable_roles, may_manage
 from app.projects import service
 from app.projects.api import invitation_url
@@ -54,7 +55,9 @@ def home(principal: OptionalPrincipal):
 
 @router.get("/projects")
 def projects_page(request: Request, db: DB, user: CurrentUser):
-    return render(request, "projects/list.html", {"projects": service.list_projects(db, user=user)})
+    projects = service.list_projects(db, user=user)
+    pictures = frames.project_frames(db, project_ids=[p.id for p, _role in projects])
+    return render(request, "projects/list.html", {"projects": projects, "frames": pictures})
 
 
 def _budget_ctx(db: DB, project=None) -> dict:

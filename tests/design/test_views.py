@@ -47,7 +47,8 @@ def test_design_page_shows_locations_with_thumbnails_and_the_default_style(db, s
     assert page.status_code == 200
     html = page.text
     assert "/static/css/design.css" in html and 'aria-current="page">Locations &amp; style' in html
-    assert f'src="/media/{ref.asset_id}/thumb"' in html and "no reference yet" in html
+    beach = re.search(r'data-location="(\d+)"[^<]*<a[^>]*>\s*<div[^>]*>\s*<img class="frame-img" src="/locations/(\d+)/picture"', html)
+    assert f'src="/media/{ref.asset_id}/thumb"' in html and beach and beach[1] == beach[2]  # Beach: its sketch
     assert html.index("Beach") < html.index("Lamp room")
     default = re.search(r'<li class="style-item is-default" data-style="(\d+)"', html)
     assert default and int(default.group(1)) == service.default_style(db, project_id=project.id).id
