@@ -6,14 +6,17 @@ GET of the fragment, so every open browser shows the same state as the database.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
+from sqlalchemy.orm import Session
 
 from app.deps import DB, ProjectAccess, access
+from app.errors import Forbidden, Invalid
 from app.generation import service
-from app.generation.models import ACTIVE, GenerationJob
+from app.generation.models import GenerationJob, Take
 from app.permissions import Action
+from app.storyboard import service as storyboard
 from app.storyboard.models import Shot
 from app.web import render
 from workers.engines.registry import get_registry
@@ -26,13 +29,42 @@ ShotGenerate = Annotated[ProjectAccess, access(Action.generate, model=Shot, para
 JobGenerate = Annotated[ProjectAccess, access(Action.generate, model=GenerationJob, param="job_id")]
 
 
-def _panel(request: Request, db: DB, ctx: ProjectAccess, shot: Shot, status_code: int = 200, **extra):
-    jobs = service.shot_jobs(db, shot=shot, limit=8)
-    return render(request, "generation/_panel.html", {
-        "ctx": ctx, "shot": shot, "project": ctx.project, "jobs": jobs,
-        "active": [j for j in jobs if j.status in ACTIVE], "takes": service.shot_takes(db, shot=shot),
-        "models": list(get_registry()), "default_model": shot.model or ctx.project.default_model, **extra,
-    }, status_code)  # fmt: skip
+PRIORITY_CHOICES = (("normal", "Normal"), ("rush", "Rush"))
+
+
+def _featured(takes: list[Take], selected: int | None) -> Take | None:
+    """The take the player shows: the one asked for, else the approved one, else the newest (takes are newest first)."""
+    if selected is not None:
+        for take in takes:
+            if take.id == selected:
+                return take
+    approved = [t for t in takes if t.review_status == "approved"]
+    if approved:
+        return max(approved, key=lambda t: (t.decided_at is not None, t.decided_at or t.created_at, t.id))
+    return takes[0] if takes else None
+
+
+def panel_context(db: Session, ctx: ProjectAccess, shot: Shot, *, chosen: dict[str, Any] | None = None,
+                  selected: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """What the takes panel shows: the player, the generate form (the shot's model unless `chosen` says
+    otherwise), the shot's jobs and takes."""
+    registry = get_registry()
+    shot_model = shot.model or ctx.project.default_model
+    form = {"takes": 4, "model": shot_model, "seed": "", "priority": "normal", "continuity": False,
+            "keep_model": False, **(chosen or {})}  # fmt: skip
+    takes = service.shot_takes(db, shot=shot)
+    return {
+        "ctx": ctx, "shot": shot, "project": ctx.project, "jobs": service.shot_jobs(db, shot=shot, limit=8),
+        "takes": takes, "featured": _featured(takes, selected), "models": list(registry),
+        "shot_model": shot_model, "test_models": registry.test_weight_ids(), "gen": form,
+        "priorities": PRIORITY_CHOICES, "can_keep_model": ctx.can(Action.story_edit),
+    }  # fmt: skip
+
+
+def _panel(request: Request, db: DB, ctx: ProjectAccess, shot: Shot, status_code: int = 200, *,
+           chosen: dict[str, Any] | None = None, **extra: Any):  # fmt: skip
+    context = panel_context(db, ctx, shot, chosen=chosen)
+    return render(request, "generation/_panel.html", {**context, **extra}, status_code)
 
 
 @router.get("/shots/{shot_id}/takes")
@@ -54,17 +86,25 @@ def generate(
     seed: Annotated[str, Form(max_length=12)] = "",
     priority: Annotated[str, Form(max_length=10)] = "normal",
     continuity: Annotated[str, Form(max_length=5)] = "",
+    keep_model: Annotated[str, Form(max_length=5)] = "",
 ):  # fmt: skip
-    from app.errors import Invalid
-
+    """Queue takes of the shot. The panel comes back with the form as it was sent: a second click queues the
+    same model, takes, seed and priority. `keep_model` also makes the chosen model the shot's own."""
     seed_value = None
     if seed.strip():
         if not seed.strip().isdigit():
             raise Invalid("the seed is a whole number (or empty for the shot's seed)", field="seed")
         seed_value = int(seed)
-    job = service.enqueue(db, actor=ctx.user, shot=ctx.obj, takes=takes, model=model or None, seed=seed_value,
+    shot: Shot = ctx.obj
+    if keep_model and model and model != shot.model:
+        if not ctx.can(Action.story_edit):
+            raise Forbidden("only members who edit the story change a shot's model")
+        storyboard.update_shot(db, actor=ctx.user, shot=shot, changes={"model": model})
+    job = service.enqueue(db, actor=ctx.user, shot=shot, takes=takes, model=model or None, seed=seed_value,
                           priority=priority, continuity=bool(continuity))  # fmt: skip
-    return _panel(request, db, ctx, ctx.obj, 202, queued=job)
+    chosen = {"takes": takes, "model": job.model, "seed": seed.strip(), "priority": job.priority,
+              "continuity": bool(continuity)}  # fmt: skip
+    return _panel(request, db, ctx, shot, 202, chosen=chosen, queued=job)
 
 
 @router.post("/jobs/{job_id}/cancel")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -17,9 +17,10 @@ from app.deps import DB, ProjectAccess, access
 from app.design.models import Location, StylePreset
 from app.errors import DomainError, Invalid, is_htmx
 from app.frames import service as frames
+from app.generation.views import panel_context
 from app.permissions import Action
 from app.projects.models import Project
-from app.projects.service import FPS_CHOICES, MODEL_CHOICES
+from app.projects.service import FPS_CHOICES
 from app.storyboard import service
 from app.storyboard.camera import (
     FRAMING_PHRASES,
@@ -318,7 +319,10 @@ def shot_changes(form: FormData) -> dict[str, Any]:
     changes: dict[str, Any] = {k: get(k) for k in ("action", "dialogue", "prompt", "negative_prompt", "duration_s",
                                                    "fps", "width", "height", "model", "seed", "location_id",
                                                    "style_id")}  # fmt: skip
-    changes["model"] = changes["model"] or None
+    if "model" in form:  # the shot page sets the model from its generate form ("Make it the shot's model")
+        changes["model"] = changes["model"] or None
+    else:
+        del changes["model"]
     if "status" in form:
         changes["status"] = get("status")
     changes["camera"] = {k: get(f"camera_{k}") for k in ("move", "speed", "lens_mm", "framing", "angle")}
@@ -353,7 +357,8 @@ def _posted_values(form: FormData) -> dict[str, Any]:
 
 
 def _editor_ctx(db: Session, ctx: ProjectAccess, shot: Shot, *, values: dict[str, Any] | None = None,
-                detail: service.ShotDetail | None = None, **extra: Any) -> dict[str, Any]:  # fmt: skip
+                detail: service.ShotDetail | None = None, selected: int | None = None,
+                **extra: Any) -> dict[str, Any]:  # fmt: skip
     project: Project = ctx.project
     scene = db.get(Scene, shot.scene_id)
     characters = list(db.scalars(select(Character).where(Character.project_id == project.id)
@@ -372,11 +377,12 @@ def _editor_ctx(db: Session, ctx: ProjectAccess, shot: Shot, *, values: dict[str
                                                          Shot.coverage_group == shot.coverage_group)
                                       .order_by(Shot.scene_id, Shot.position)))  # fmt: skip
     return {
+        **panel_context(db, ctx, shot, selected=selected),  # the takes panel is drawn with the page
         "ctx": ctx, "project": project, "shot": shot, "scene": scene, "edit": ctx.can(Action.story_edit),
         "values": values if values is not None else _form_values(shot),
         "detail": detail or service.shot_details(db, shots=[shot])[shot.id],
         "characters": characters, "looks": looks, "locations": locations, "styles": styles,
-        "vocab": vocabulary(), "fps_choices": FPS_CHOICES, "models": MODEL_CHOICES,
+        "vocab": vocabulary(), "fps_choices": FPS_CHOICES,
         "user_statuses": service.USER_STATUSES, "status_labels": service.STATUS_LABELS,
         "framings": list(Framing), "angles": list(Angle), "default_coverage": [s["framing"] for s in
                                                                               service.DEFAULT_COVERAGE],
@@ -387,9 +393,11 @@ def _editor_ctx(db: Session, ctx: ProjectAccess, shot: Shot, *, values: dict[str
 
 
 @router.get("/shots/{shot_id}")
-def shot_page(request: Request, db: DB, ctx: ShotView):
+def shot_page(request: Request, db: DB, ctx: ShotView, take: int | None = Query(default=None, ge=1, le=2**63 - 1)):
+    """The shot around its picture: the player and the takes (`take` picks the one the player shows), the
+    story, camera and light beside them."""
     shot = service.load_shot(db, project_id=ctx.project.id, shot_id=ctx.obj.id)
-    return render(request, "storyboard/shot.html", _editor_ctx(db, ctx, shot))
+    return render(request, "storyboard/shot.html", _editor_ctx(db, ctx, shot, selected=take))
 
 
 @router.post("/shots/{shot_id}")

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from app.generation.models import GenerationJob
+import re
+
+import pytest
+
+from app.generation.models import GenerationJob, Take
 from app.storyboard import service as storyboard
+from workers.engines.registry import get_model, reload_registry
+from workers.engines.tiny import MARKER
 
 
 def _shot(db, owner, project):
@@ -58,3 +64,117 @@ def test_viewers_watch_but_do_not_generate(db, sign_in, make_user, make_project,
     panel = v.get(f"/shots/{shot.id}/takes")
     assert panel.status_code == 200 and "Generate</button>" not in panel.text
     assert v.post(f"/shots/{shot.id}/generate", data={"takes": "1"}).status_code == 403
+
+
+# ---- one model control; what was chosen stays; test weights labelled -------------------------------------
+
+
+def _selected(html: str, name: str) -> list[str]:
+    """Values of the selected options of the <select name=...> menus in `html`."""
+    out = []
+    for menu in re.findall(rf'<select name="{name}"[^>]*>(.*?)</select>', html, re.DOTALL):
+        out += re.findall(r'<option value="([^"]*)"[^>]*\bselected\b', menu)
+    return out
+
+
+def test_the_shot_page_has_one_model_menu_and_it_defaults_to_the_shots_model(db, sign_in, make_user, make_project):
+    owner = make_user()
+    project = make_project(owner)
+    shot = _shot(db, owner, project)
+    b = sign_in(owner)
+    page = b.get(f"/shots/{shot.id}").text
+    assert page.count('name="model"') == 1 and _selected(page, "model") == [project.default_model]
+    storyboard.update_shot(db, actor=owner, shot=shot, changes={"model": "wan"})
+    db.commit()
+    page = b.get(f"/shots/{shot.id}").text
+    assert page.count('name="model"') == 1 and _selected(page, "model") == ["wan"]
+    assert "the shot's: Wan 2.1</span>" in page
+    assert _selected(b.get(f"/shots/{shot.id}/takes").text, "model") == ["wan"]
+    # saving the story keeps the shot's model: the editor no longer sends one
+    r = b.post(f"/shots/{shot.id}", data={"action": "Gulls wheel.", "duration_s": "0.7", "width": "64", "height": "64", "fps": "24"})
+    assert r.status_code in (302, 303), r.text[:300]
+    db.refresh(shot)
+    assert (shot.action, shot.model) == ("Gulls wheel.", "wan")
+
+
+def test_the_panel_after_generate_keeps_what_was_chosen(db, sign_in, make_user, make_project):
+    owner = make_user()
+    project = make_project(owner)
+    shot = _shot(db, owner, project)
+    b = sign_in(owner)
+    r = b.post(f"/shots/{shot.id}/generate", data={"takes": "2", "model": "ltx", "seed": "5", "priority": "rush",
+                                                    "continuity": "1"}, headers={"HX-Request": "true"})  # fmt: skip
+    assert r.status_code == 202, r.text[:300]
+    assert _selected(r.text, "model") == ["ltx"] and _selected(r.text, "priority") == ["rush"]
+    assert re.search(r'name="takes"[^>]*value="2"', r.text) and re.search(r'name="seed"[^>]*value="5"', r.text)
+    assert re.search(r'name="continuity" value="1" checked', r.text)
+    db.refresh(shot)
+    assert shot.model is None  # an override for this generate only
+    job = db.query(GenerationJob).filter_by(shot_id=shot.id).one()
+    assert (job.model, job.takes, job.priority) == ("ltx", 2, "rush")
+    # "Make it the shot's model": the next page opens on it
+    r = b.post(f"/shots/{shot.id}/generate", data={"takes": "1", "model": "wan", "keep_model": "1"},
+               headers={"HX-Request": "true"})  # fmt: skip
+    assert r.status_code == 202 and _selected(r.text, "model") == ["wan"]
+    db.refresh(shot)
+    assert shot.model == "wan"
+    assert _selected(b.get(f"/shots/{shot.id}").text, "model") == ["wan"]
+
+
+def test_a_refused_generate_changes_no_shot_model(db, sign_in, make_user, make_project):
+    owner = make_user()
+    project = make_project(owner)
+    shot = _shot(db, owner, project)
+    b = sign_in(owner)
+    r = b.post(f"/shots/{shot.id}/generate", data={"takes": "1", "model": "wan", "seed": "x", "keep_model": "1"},
+               headers={"HX-Request": "true"})  # fmt: skip
+    assert r.status_code == 422 and "seed" in r.text
+    db.expire_all()
+    assert db.get(type(shot), shot.id).model is None
+    assert db.query(GenerationJob).filter_by(shot_id=shot.id).count() == 0
+
+
+@pytest.fixture
+def ltx_folder(tmp_path, monkeypatch):
+    """Point the registry's `ltx` at a folder of the test's own; give the registry back afterwards."""
+    folder = tmp_path / "ltx"
+    folder.mkdir()
+    (folder / "model_index.json").write_text('{"_class_name": "LTXConditionPipeline"}')
+    monkeypatch.setenv("SLATE_MODEL_LTX_FOLDER", str(folder))
+    reload_registry()
+    yield folder
+    monkeypatch.delenv("SLATE_MODEL_LTX_FOLDER")
+    reload_registry()
+
+
+def _take(db, project, shot, model):
+    job = GenerationJob(project_id=project.id, shot_id=shot.id, model=model, spec={}, spec_hash="h", takes=1,
+                        seeds=[5], status="succeeded", task_id="t")  # fmt: skip
+    db.add(job)
+    db.flush()
+    db.add(Take(project_id=project.id, shot_id=shot.id, job_id=job.id, index=0, number=1, seed=5, model=model,
+                spec_hash="h", frames=17, fps=24, width=64, height=64, video_key="k", poster_key="k",
+                filmstrip_key="k", compiled_prompt="Gulls."))  # fmt: skip
+    db.commit()
+
+
+def test_test_weights_are_labelled_in_the_menu_and_on_take_cards(db, sign_in, make_user, make_project, ltx_folder):
+    owner = make_user()
+    project = make_project(owner)
+    shot = _shot(db, owner, project)
+    _take(db, project, shot, "ltx")
+    b = sign_in(owner)
+    # a real folder (no marker): no label
+    page = b.get(f"/shots/{shot.id}").text
+    assert "test weights" not in page and ">LTX-Video</option>" in page
+    # the same folder as `slate models make-tiny` leaves it: labelled in the menu, on the card and in the player
+    (ltx_folder / MARKER).write_text('{"kind": "ltx", "seed": 0}\n')
+    assert get_model("ltx").test_weights and not get_model("animatic").test_weights
+    page = b.get(f"/shots/{shot.id}").text
+    assert ">LTX-Video · test weights: noise</option>" in page
+    card = page[page.index('id="take-'):]
+    assert "test weights: noise</span>" in card
+    assert "test weights: noise</span>" in page[page.index('data-player'):page.index('id="take-')]
+    assert ">Animatic (storyboard frames, CPU)</option>" in page
+    panel = b.get(f"/shots/{shot.id}/takes").text
+    assert ">LTX-Video · test weights: noise</option>" in panel and "test weights: noise</span>" in panel
