@@ -264,3 +264,22 @@ def test_style_editor(db, sign_in, owner, project):
     assert a.is_default
     kinds = db.scalars(select(ActivityEvent.verb).where(ActivityEvent.project_id == project.id)).all()
     assert "style.deleted" in kinds
+
+
+def test_a_location_without_a_name_is_not_created_and_the_form_keeps_the_rest(sign_in, make_user, make_project, db):
+    from sqlalchemy import func, select
+
+    from app.design.models import Location
+    from tests.forms import message_for, shown_form
+
+    owner = make_user()
+    project = make_project(owner)
+    url = f"/projects/{project.id}/locations"
+    for headers in ({}, {"HX-Request": "true"}):
+        r = sign_in(owner).post(url, data={"name": "  ", "description": "Salt on the glass.",
+                                           "prompt_fragment": "lamp room"}, headers=headers)  # fmt: skip
+        assert r.status_code == 422
+        assert message_for(r.text, url, "name") == "The location needs a name."
+        form, _ = shown_form(r.text, url)
+        assert (form.values["description"], form.values["prompt_fragment"]) == ("Salt on the glass.", "lamp room")
+    assert db.scalar(select(func.count()).select_from(Location).where(Location.project_id == project.id)) == 0
