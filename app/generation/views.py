@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.deps import DB, ProjectAccess, access
 from app.errors import Forbidden, Invalid
+from app.frames import service as frames
 from app.generation import service
 from app.generation.models import GenerationJob, Take
 from app.permissions import Action
@@ -53,9 +54,11 @@ def panel_context(db: Session, ctx: ProjectAccess, shot: Shot, *, chosen: dict[s
     form = {"takes": 4, "model": shot_model, "seed": "", "priority": "normal", "continuity": False,
             "keep_model": False, **(chosen or {})}  # fmt: skip
     takes = service.shot_takes(db, shot=shot)
+    featured = _featured(takes, selected)
     return {
         "ctx": ctx, "shot": shot, "project": ctx.project, "jobs": service.shot_jobs(db, shot=shot, limit=8),
-        "takes": takes, "featured": _featured(takes, selected), "models": list(registry),
+        "takes": takes, "featured": featured, "models": list(registry),
+        "sketch": None if featured else frames.shot_frames(db, shot_ids=[shot.id])[shot.id],
         "shot_model": shot_model, "test_models": registry.test_weight_ids(), "gen": form,
         "priorities": PRIORITY_CHOICES, "can_keep_model": ctx.can(Action.story_edit),
     }  # fmt: skip
