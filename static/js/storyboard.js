@@ -166,14 +166,30 @@
       var wait = frame.querySelector(".frame-wait");
       if (wait) wait.replaceWith(img); else frame.insertBefore(img, frame.firstChild);
     }
+    img.loading = "lazy";
     img.src = url;
     frame.classList.remove("frame-pending");
   }
 
+  var FALLBACK_MS = 4000;
+
+  function fetchPending() {           // a sketch drawn before this page was listening: ask the frame route for it
+    document.querySelectorAll(".shot-frame.frame-pending").forEach(function (frame) {
+      var card = frame.closest(".shot-card");
+      if (card) showFrame(card.getAttribute("data-shot-id"), "/shots/" + card.getAttribute("data-shot-id") + "/frame");
+    });
+  }
+
   function listen() {
     var source = document.querySelector("[data-board-events]");
-    if (!source || !window.EventSource) return;
+    if (!source) return;
+    if (!window.EventSource) { window.setTimeout(fetchPending, FALLBACK_MS); return; }
+    if (!document.querySelector(".shot-frame.frame-pending")) FALLBACK_MS = 0;
     var events = new EventSource(source.getAttribute("data-board-events"));
+    events.addEventListener("ready", function () {
+      if (FALLBACK_MS) window.setTimeout(fetchPending, FALLBACK_MS);
+      FALLBACK_MS = 0;                 // once per page: a reconnection does not ask again
+    });
     events.addEventListener("sketch", function (evt) {
       var data = JSON.parse(evt.data);
       var frame = document.querySelector("#shot-" + data.shot_id + " .shot-frame");
