@@ -108,6 +108,12 @@ def fill_demo(db: Session, *, project: Project, actor: User | None) -> None:
     for scene in scenes:
         for marker, (name, fragment) in LOCATIONS.items():
             if marker in scene.heading:
+                # The import made a location of each heading's place: the demo names and describes it.
+                imported = next((shot.location for shot in scene.shots if shot.location is not None), None)
+                if imported is not None and name not in places and fragment:
+                    design.update_location(db, actor=actor, location=imported,
+                                           changes={"name": name, "prompt_fragment": fragment})  # fmt: skip
+                    places[name] = imported
                 if name not in places:
                     places[name] = design.create_location(db, actor=actor, project_id=project.id, name=name,
                                                           prompt_fragment=fragment)  # fmt: skip

@@ -31,9 +31,12 @@ from app.activity.service import record
 from app.auth.models import User
 from app.bodies import SCREENPLAY_MAX_BYTES
 from app.characters.models import Character
+from app.design.models import Location
+from app.design.service import LOCATION_NAME_MAX
 from app.errors import Invalid, TooLarge
 from app.projects.models import Project
 from app.projects.service import touch
+from app.screenplay import directions
 from app.screenplay import parser as fp
 from app.storyboard.codes import next_code
 from app.storyboard.models import Scene, Shot, ShotCharacter
@@ -80,6 +83,15 @@ class _PlanShot:
     action: str
     synthetic: bool = False  # "MARA speaks": dialogue before any action in the scene
     lines: list[_Speech | str] = field(default_factory=list)  # speeches, or lyrics heard in the shot
+    framing: str | None = None  # from a shot line ("CLOSE ON" -> CU)
+    move: str | None = None  # from a camera direction ("PUSH IN" -> dolly_in)
+    open_line: bool = False  # only a shot line so far: the next action paragraph is what it shows
+
+    def direct(self, found: directions.Direction) -> None:
+        if found.framing is not None and self.framing is None:
+            self.framing = found.framing.value
+        if found.move is not None and self.move is None:
+            self.move = found.move.value
 
     @property
     def dialogue(self) -> str:
@@ -95,6 +107,9 @@ class _PlanScene:
     line: int
     heading: str
     number: str | None
+    place: str = ""  # "LIGHTHOUSE - KITCHEN" ("" when the heading names none)
+    setting: str | None = None  # INT, EXT, INT/EXT
+    time_of_day: str | None = None  # from the heading, or the scene before's for CONTINUOUS, LATER ...
     synopsis: list[str] = field(default_factory=list)
     shots: list[_PlanShot] = field(default_factory=list)
     ident: str = ""
@@ -139,12 +154,26 @@ def _plan(play: fp.Screenplay, *, field: str) -> _Plan:
     shot: _PlanShot | None = None
     speech: _Speech | None = None
     synopsis_open = False
+    cue_as_action = False
     before_first: list[int] = []
 
     def new_shot(line: int, action: str, synthetic: bool) -> _PlanShot:
         assert scene is not None
         made = _PlanShot(line=line, action=action, synthetic=synthetic)
         scene.shots.append(made)
+        return made
+
+    def action_shot(line: int, action: str) -> _PlanShot:
+        """A new shot for an action paragraph, or the open shot line before it, which it describes."""
+        found = directions.direction(action)
+        if shot is not None and shot.open_line and not shot.lines and found.framing is None:
+            shot.action = f"{shot.action}\n{action}"
+            shot.open_line = found.shot_line  # "PUSH IN." under "CLOSE ON THE LAMP.": still waiting for the lamp
+            shot.direct(found)
+            return shot
+        made = new_shot(line, action, synthetic=False)
+        made.direct(found)
+        made.open_line = found.shot_line
         return made
 
     for el in play.elements:
@@ -158,9 +187,15 @@ def _plan(play: fp.Screenplay, *, field: str) -> _Plan:
                 warnings.append(f"line {el.line}: scene number #{number}# is longer than {NUMBER_MAX} characters; "
                                 "the scene was numbered by its place instead")  # fmt: skip
                 number = None
-            scene = _PlanScene(line=el.line, heading=heading, number=number)
+            parts = directions.parse_heading(heading)
+            time_of_day = parts.time_of_day.value if parts.time_of_day else None
+            if time_of_day is None and parts.continuous and scenes:
+                time_of_day = scenes[-1].time_of_day
+            scene = _PlanScene(line=el.line, heading=heading, number=number, place=parts.place, setting=parts.setting,
+                               time_of_day=time_of_day)  # fmt: skip
             scenes.append(scene)
             shot = speech = None
+            cue_as_action = False
             synopsis_open = True
             continue
         if el.kind == fp.SYNOPSIS:
@@ -170,6 +205,7 @@ def _plan(play: fp.Screenplay, *, field: str) -> _Plan:
         synopsis_open = False
         if el.kind in (fp.SECTION, fp.PAGE_BREAK, fp.TRANSITION):
             speech = None
+            cue_as_action = False
             continue
         if scene is None:
             if el.kind in (fp.ACTION, fp.CENTERED, fp.CHARACTER, fp.LYRICS):
@@ -178,9 +214,21 @@ def _plan(play: fp.Screenplay, *, field: str) -> _Plan:
         if el.kind in (fp.ACTION, fp.CENTERED):
             action = _tidy(el.text)
             if action:
-                shot = new_shot(el.line, action, synthetic=False)
+                shot = action_shot(el.line, action)
             speech = None
+            cue_as_action = False
+        elif el.kind == fp.CHARACTER and not el.extension and directions.is_shot_line(el.text):
+            # "ANGLE ON MARA" with action right under it reads as a character cue in Fountain: it is a shot line.
+            shot = action_shot(el.line, _tidy(el.text))
+            speech = None
+            cue_as_action = True
+        elif el.kind in (fp.DIALOGUE, fp.PARENTHETICAL) and cue_as_action:
+            if shot is not None and (text := _tidy(el.text)):
+                shot.action = f"{shot.action}\n{text}"
+                shot.open_line = False
+                shot.direct(directions.direction(text))
         elif el.kind == fp.CHARACTER:
+            cue_as_action = False
             name = el.name
             if len(name) > NAME_MAX:
                 warnings.append(f"line {el.line}: a character cue longer than {NAME_MAX} characters was not made "
@@ -191,10 +239,7 @@ def _plan(play: fp.Screenplay, *, field: str) -> _Plan:
                 shot = new_shot(el.line, "", synthetic=True)
             speech = _Speech(name=name, key=name_key(name), extensions=re.findall(r"\(([^()]*)\)", el.extension))
             shot.lines.append(speech)
-        elif el.kind == fp.PARENTHETICAL:
-            if speech is not None:
-                speech.parts.append(" ".join(el.text.split()))
-        elif el.kind == fp.DIALOGUE:
+        elif el.kind in (fp.PARENTHETICAL, fp.DIALOGUE):
             if speech is not None:
                 speech.parts.append(" ".join(el.text.split()))
         elif el.kind == fp.LYRICS:
@@ -241,15 +286,60 @@ def _shot_idents(scene: _PlanScene) -> list[str]:
     return out
 
 
-def _with_content(ident: str, content: str) -> str:
-    return f"{ident}~{_hash(content, 8)}"
+def _with_content(ident: str, content: str, staged: str = "") -> str:
+    return f"{ident}~{_hash(content, 8)}" + (f"~{staged}" if staged else "")
 
 
 def _split_key(key: str | None) -> tuple[str, str] | None:
+    """`(ident, recorded)`: what the key identifies, and the hashes of what the import wrote (after the first `~`)."""
     if not key or not key.startswith(SOURCE):
         return None
-    ident, sep, recorded = key.rpartition("~")
+    ident, sep, recorded = key.partition("~")
     return (ident, recorded) if sep else (key, "")
+
+
+# ---- what an import stages: camera (framing and move), time of day, location ----------------
+
+STAGED = ("camera", "time of day", "location")
+UNSTAGED = ("|static", "", "")  # a shot the import put nothing on
+STAGED_HASH = 6
+
+
+def _staged_now(shot: Shot) -> tuple[str, str, str]:
+    """The staged fields of a shot as the import compares them (a saved camera's defaults read as unset)."""
+    camera, lighting = shot.camera or {}, shot.lighting or {}
+    return (f"{camera.get('framing') or ''}|{camera.get('move') or 'static'}", lighting.get("time_of_day") or "",
+            str(shot.location_id or ""))  # fmt: skip
+
+
+def _staged_wanted(pshot: _PlanShot, scene: _PlanScene, location: Location | None) -> tuple[str, str, str]:
+    return (f"{pshot.framing or ''}|{pshot.move or 'static'}", scene.time_of_day or "",
+            str(location.id if location is not None else ""))  # fmt: skip
+
+
+def _staged_record(values: tuple[str, ...]) -> str:
+    return "".join(_hash(v, STAGED_HASH) for v in values)
+
+
+def _stage(shot: Shot, index: int, pshot: _PlanShot, scene: _PlanScene, location: Location | None) -> None:
+    """Write one staged field of the script onto the shot (new dicts: JSON columns track assignment)."""
+    if index == 0:
+        camera = dict(shot.camera or {})
+        for key, value in (("framing", pshot.framing), ("move", pshot.move)):
+            if value:
+                camera[key] = value
+            else:
+                camera.pop(key, None)
+        shot.camera = camera
+    elif index == 1:
+        lighting = dict(shot.lighting or {})
+        if scene.time_of_day:
+            lighting["time_of_day"] = scene.time_of_day
+        else:
+            lighting.pop("time_of_day", None)
+        shot.lighting = lighting
+    else:
+        shot.location_id = location.id if location is not None else None
 
 
 # ---- input checks --------------------------------------------------------------------------
@@ -332,13 +422,19 @@ class ImportReport:
     scenes: Tally = field(default_factory=Tally)
     shots: Tally = field(default_factory=Tally)
     characters: Tally = field(default_factory=Tally)
+    locations: Tally = field(default_factory=Tally)  # unchanged: an existing location of that name, reused
     created_scenes: list[SceneCreated] = field(default_factory=list)
     created_characters: list[Character] = field(default_factory=list)
+    created_locations: list[Location] = field(default_factory=list)
+    framings: int = 0  # shots whose framing the script set ("CLOSE ON" -> CU)
+    moves: int = 0  # shots whose camera move the script set ("PUSH IN" -> dolly in)
+    times: int = 0  # shots whose time of day the scene heading set
+    kept: int = 0  # fields changed in Slate since the last import, kept although the script says otherwise
     warnings: list[str] = field(default_factory=list)
 
     @property
     def created_anything(self) -> bool:
-        return bool(self.scenes.created or self.shots.created or self.characters.created)
+        return bool(self.scenes.created or self.shots.created or self.characters.created or self.locations.created)
 
     @property
     def changed_anything(self) -> bool:
@@ -364,8 +460,9 @@ def import_fountain(db: Session, *, actor: User, project: Project, text: str, fi
 
     locked_scenes = _lock(db, project=project)
     characters = _characters(db, project=project, plan=plan, report=report)
+    places = _locations(db, project=project, plan=plan, report=report)
     scene_of = _scenes(db, project=project, plan=plan, scenes=locked_scenes, report=report, warnings=warnings)
-    _shots(db, project=project, plan=plan, scene_of=scene_of, characters=characters, report=report,
+    _shots(db, project=project, plan=plan, scene_of=scene_of, characters=characters, places=places, report=report,
            warnings=warnings)  # fmt: skip
 
     if len(warnings) > MAX_WARNINGS:
@@ -410,6 +507,50 @@ def _characters(db: Session, *, project: Project, plan: _Plan, report: ImportRep
         report.characters.created += 1
     db.flush()
     return existing
+
+
+SETTING_WORDS = {directions.INTERIOR: "interior", directions.EXTERIOR: "exterior",
+                 directions.BOTH: "interior and exterior"}  # fmt: skip
+
+
+def _place_key(place: str) -> str:
+    return name_key(directions.location_name(place, LOCATION_NAME_MAX))
+
+
+def _locations(db: Session, *, project: Project, plan: _Plan, report: ImportReport) -> dict[str, Location]:
+    """The location of each place the headings name (by name, ignoring case and spacing): reused, or created."""
+    settings: dict[str, set[str]] = defaultdict(set)
+    names: dict[str, str] = {}
+    for ps in plan.scenes:
+        if not ps.place:
+            continue
+        key = _place_key(ps.place)
+        names.setdefault(key, directions.location_name(ps.place, LOCATION_NAME_MAX))
+        if ps.setting:
+            settings[key].add(ps.setting)
+    if not names:
+        return {}
+    existing = {loc.name_key: loc for loc in db.scalars(select(Location).where(Location.project_id == project.id))}
+    out: dict[str, Location] = {}
+    for key, name in names.items():
+        if key in existing:
+            out[key] = existing[key]
+            report.locations.unchanged += 1
+            continue
+        seen = settings[key]
+        setting = directions.BOTH if len(seen) > 1 else next(iter(seen), None)
+        words = SETTING_WORDS.get(setting or "", "")
+        place = ", ".join(part.lower() for part in name.split(" - "))
+        location = Location(project_id=project.id, name=name, name_key=key,
+                            description=f"{words.capitalize()}, from the screenplay's scene headings." if words else
+                            "From the screenplay's scene headings.",
+                            prompt_fragment=f"{place}, {words}" if words else "")  # fmt: skip
+        db.add(location)
+        out[key] = location
+        report.created_locations.append(location)
+        report.locations.created += 1
+    db.flush()
+    return out
 
 
 def _scenes(
@@ -484,9 +625,10 @@ def _scene_number(ps: _PlanScene, *, ordinal: int, used: set[str], order: list[S
 
 def _shots(
     db: Session, *, project: Project, plan: _Plan, scene_of: list[Scene], characters: dict[str, Character],
-    report: ImportReport, warnings: list[str],
+    places: dict[str, Location], report: ImportReport, warnings: list[str],
 ) -> None:  # fmt: skip
-    """Each script paragraph's shot: found by source key (dialogue refreshed if untouched), or created in place."""
+    """Each script paragraph's shot: found by source key (dialogue and staging refreshed where untouched), or created
+    in place with its camera, time of day and location."""
     existing = list(db.scalars(
         select(Shot).where(Shot.project_id == project.id).order_by(Shot.position, Shot.id)
         .execution_options(populate_existing=True)))  # fmt: skip
@@ -514,23 +656,33 @@ def _shots(
         idents = _shot_idents(ps)
         matched = [by_ident.get(ident) for ident in idents]
         lst = by_scene[scene.id]
+        location = places.get(_place_key(ps.place)) if ps.place else None
         shot_of: list[Shot] = []
         for j, (pshot, ident) in enumerate(zip(ps.shots, idents, strict=True)):
             dialogue = pshot.dialogue
             found = matched[j]
             if found is not None:
                 shot, recorded = found
-                if _hash(dialogue, 8) == recorded:
-                    report.shots.unchanged += 1
-                elif _hash(shot.dialogue, 8) == recorded:
+                said, _, staged = recorded.partition("~")
+                new_dialogue = False
+                if _hash(dialogue, 8) == said:
+                    pass
+                elif _hash(shot.dialogue, 8) == said:
                     shot.dialogue = dialogue
-                    shot.source_key = _with_content(ident, dialogue)
+                    said = _hash(dialogue, 8)
                     refreshed.append((shot, pshot))
+                    new_dialogue = True
+                else:
+                    warnings.append(f"line {pshot.line}: the dialogue of shot {shot.code} was changed in Slate; "
+                                    "the script's new dialogue was not applied")  # fmt: skip
+                restaged, staged = _restage(shot, pshot, ps, location, staged, report=report, warnings=warnings)
+                if new_dialogue or restaged:
                     report.shots.updated += 1
                 else:
                     report.shots.unchanged += 1
-                    warnings.append(f"line {pshot.line}: the dialogue of shot {shot.code} was changed in Slate; "
-                                    "the script's new dialogue was not applied")  # fmt: skip
+                key = f"{ident}~{said}~{staged}"
+                if shot.source_key != key:
+                    shot.source_key = key
                 shot_of.append(shot)
                 continue
             prev = shot_of[j - 1] if j > 0 else None
@@ -541,7 +693,11 @@ def _shots(
                 idx = lst.index(nxt) if nxt is not None else len(lst)
             shot = Shot(project_id=project.id, scene_id=scene.id, code=code_for(scene),
                         position=idx, action=pshot.action, dialogue=dialogue, duration_s=SHOT_DURATION_S,
-                        status="draft", source_key=_with_content(ident, dialogue))  # fmt: skip
+                        status="draft", camera={}, lighting={}, location_id=None)  # fmt: skip
+            for index in range(len(STAGED)):
+                _stage(shot, index, pshot, ps, location)
+            _count_staged(report, pshot, ps)
+            shot.source_key = _with_content(ident, dialogue, _staged_record(_staged_wanted(pshot, ps, location)))
             db.add(shot)
             lst.insert(idx, shot)
             shot_of.append(shot)
@@ -557,6 +713,47 @@ def _shots(
     for info in report.created_scenes:
         info.shots = created_in.get(info.id, 0)
     _cast(db, created=created, refreshed=refreshed, characters=characters)
+
+
+def _count_staged(report: ImportReport, pshot: _PlanShot, scene: _PlanScene) -> None:
+    report.framings += pshot.framing is not None
+    report.moves += pshot.move is not None
+    report.times += scene.time_of_day is not None
+
+
+def _restage(shot: Shot, pshot: _PlanShot, scene: _PlanScene, location: Location | None, staged: str, *,
+             report: ImportReport, warnings: list[str]) -> tuple[bool, str]:  # fmt: skip
+    """Bring an imported shot's camera, time of day and location to what the script says now, field by field,
+    where nobody changed the field in Slate since the last import; returns (changed, the new record).
+
+    The record holds a hash of what the import last wrote in each field. A shot imported before the import
+    staged anything has none: there a field is filled only while it is still empty.
+    """
+    now, wanted = _staged_now(shot), _staged_wanted(pshot, scene, location)
+    width = STAGED_HASH
+    recorded = [staged[i * width : (i + 1) * width] for i in range(len(STAGED))] if len(staged) == width * 3 else None
+    record: list[str] = []
+    changed, news = False, []
+    for i, what in enumerate(STAGED):
+        untouched = _hash(now[i], width) == recorded[i] if recorded else now[i] == UNSTAGED[i]
+        if untouched:
+            if now[i] != wanted[i]:
+                _stage(shot, i, pshot, scene, location)
+                changed = True
+                report.framings += i == 0 and pshot.framing is not None
+                report.moves += i == 0 and pshot.move is not None
+                report.times += i == 1 and scene.time_of_day is not None
+            record.append(_hash(wanted[i], width))
+        else:
+            report.kept += now[i] != wanted[i]
+            if recorded and now[i] != wanted[i] and _hash(wanted[i], width) != recorded[i]:
+                news.append(what)  # the script says something new here, and the shot's own choice wins
+            record.append(recorded[i] if recorded else _hash(wanted[i], width))
+    if news:
+        warnings.append(f"line {pshot.line}: the {' and '.join(news)} of shot {shot.code} "
+                        f"{'was' if len(news) == 1 else 'were'} changed in Slate; the script's new "
+                        f"{' and '.join(news)} {'was' if len(news) == 1 else 'were'} not applied")  # fmt: skip
+    return changed, "".join(record)
 
 
 def _mention_finder(characters: dict[str, Character]):
@@ -615,12 +812,14 @@ def _record(db: Session, *, actor: User, project: Project, report: ImportReport)
     title = f"“{report.title}”" if report.title else "a screenplay"
     if report.created_anything:
         made = [_plural(report.scenes.created, "new scene"), _plural(report.shots.created, "new shot"),
-                _plural(report.characters.created, "new character")]  # fmt: skip
+                _plural(report.characters.created, "new character"),
+                _plural(report.locations.created, "new location")]  # fmt: skip
         summary = f"imported {title}: {', '.join(made)}"
     elif report.changed_anything:
         summary = f"re-imported {title}: {_plural(report.scenes.updated + report.shots.updated, 'update')}"
     else:
         summary = f"re-imported {title}: nothing new"
-    tallies = {k: vars(getattr(report, k)).copy() for k in ("scenes", "shots", "characters")}
+    tallies = {k: vars(getattr(report, k)).copy() for k in ("scenes", "shots", "characters", "locations")}
+    tallies.update(framings=report.framings, moves=report.moves, times=report.times, kept=report.kept)
     record(db, project_id=project.id, actor=actor, verb="screenplay.imported", object_type="project",
            object_id=project.id, summary=summary, data={**tallies, "warnings": len(report.warnings)})  # fmt: skip

@@ -149,7 +149,7 @@ def test_the_sample_imports_into_the_right_scenes_shots_and_characters(db, owner
     events = db.scalars(select(ActivityEvent).where(ActivityEvent.project_id == project.id,
                                                     ActivityEvent.verb == "screenplay.imported")).all()  # fmt: skip
     assert len(events) == 1
-    assert events[0].summary == "imported “THE LAST FERRY”: 7 new scenes, 13 new shots, 4 new characters"
+    assert events[0].summary == "imported “THE LAST FERRY”: 7 new scenes, 13 new shots, 4 new characters, 7 new locations"
     assert events[0].data["shots"] == {"created": 13, "updated": 0, "unchanged": 0}
 
 

@@ -58,7 +58,7 @@ def test_upload_then_the_same_file_again(sign_in, owner, project, db):
     assert r.status_code == 200 and "Already imported" in r.text and "nothing was added" in r.text
     assert scene_count(db, project) == 7
     feed = b.get(f"/projects/{project.id}").text
-    assert "imported “THE LAST FERRY”: 7 new scenes, 13 new shots, 4 new characters" in feed
+    assert "imported “THE LAST FERRY”: 7 new scenes, 13 new shots, 4 new characters, 7 new locations" in feed
     assert "re-imported “THE LAST FERRY”: nothing new" in feed
 
 
