@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from app import models  # noqa: F401  (every mapper configured before the first query)
 from app.activity import views as activity_views
@@ -162,6 +163,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app, page=error_page)
     app.add_middleware(BodyLimit, settings=settings)  # inside SecurityHeaders: its refusals get the headers too
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
+    # Pages, JSON, CSS and JS go out gzipped (a 300-shot storyboard: see bench/storyboard.py). Starlette leaves
+    # the live event stream, images, video, audio and range answers as they are, so nothing is buffered.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     app.mount(
         "/static",
         StaticFiles(directory=str(ROOT / "static"), check_dir=False),
