@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.characters.models import Character
+from app.design.models import Location
 from app.screenplay import service
 from app.storyboard.models import Scene, Shot
 
@@ -21,7 +22,7 @@ def url(project) -> str:
 
 def nothing_written(db, project) -> bool:
     return all(db.scalar(select(func.count()).select_from(m).where(m.project_id == project.id)) == 0
-               for m in (Scene, Shot, Character))  # fmt: skip
+               for m in (Scene, Shot, Character, Location))  # fmt: skip
 
 
 @pytest.fixture
