@@ -222,10 +222,14 @@ def bulk_status(
 
 
 def _scene_ctx(db: Session, ctx: ProjectAccess, scene: Scene, **extra: Any) -> dict[str, Any]:
+    """The scene page: its fields, its place in the storyboard, and its shots as the board's cards."""
     scenes = service.list_scenes(db, project=ctx.project)
     index = next(i for i, s in enumerate(scenes) if s.id == scene.id)
+    edit = ctx.can(Action.story_edit)
+    shots = service.shot_cards(db, project_id=ctx.project.id, scene_ids=[scene.id])
+    cards = cards_for(shots, frames.shot_frames(db, shot_ids=[c.id for c in shots]))
     return {"ctx": ctx, "project": ctx.project, "scene": scene, "index": index, "scene_count": len(scenes),
-            "edit": ctx.can(Action.story_edit),
+            "edit": edit, "sortable": edit, "cards": cards,
             "values": {"heading": scene.heading, "synopsis": scene.synopsis, "number": scene.number},
             **extra}  # fmt: skip
 
