@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.activity.models import ActivityEvent
@@ -43,11 +44,16 @@ def record(
 
 
 def list_events(
-    db: Session, *, project_id: int, before_id: int | None = None, limit: int = 30
-) -> list[ActivityEvent]:
-    """Newest first; page with `before_id`."""
+    db: Session, *, project_id: int, before_id: int | None = None, limit: int = 30,
+    verb_prefixes: Sequence[str] = (), actor_id: int | None = None,
+) -> list[ActivityEvent]:  # fmt: skip
+    """Newest first; page with `before_id`; only verbs starting with one of `verb_prefixes`, only by `actor_id`."""
     stmt = select(ActivityEvent).where(ActivityEvent.project_id == project_id)
     if before_id is not None:
         stmt = stmt.where(ActivityEvent.id < before_id)
+    if verb_prefixes:
+        stmt = stmt.where(or_(*(ActivityEvent.verb.startswith(p, autoescape=True) for p in verb_prefixes)))
+    if actor_id is not None:
+        stmt = stmt.where(ActivityEvent.actor_id == actor_id)
     stmt = stmt.order_by(ActivityEvent.id.desc()).limit(max(1, min(limit, 200)))
     return list(db.scalars(stmt))

@@ -102,12 +102,6 @@ def project_page(request: Request, db: DB, ctx: View):
                   "members": members, "feed_page": FEED_PAGE})  # fmt: skip
 
 
-@router.get("/projects/{project_id}/activity")
-def activity_fragment(request: Request, db: DB, ctx: View, before: int | None = None):
-    events = list_events(db, project_id=ctx.project.id, before_id=before, limit=FEED_PAGE)
-    return render(request, "projects/_feed.html", {"project": ctx.project, "events": events, "feed_page": FEED_PAGE})
-
-
 @router.get("/projects/{project_id}/settings")
 def settings_page(request: Request, db: DB, ctx: Edit):
     p = ctx.project
