@@ -236,6 +236,8 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Action | Audience] = {
     ("POST", "/api/v1/jobs/{job_id}/cancel"): GENERATE,
     ("POST", "/jobs/{job_id}/retry"): GENERATE,  # spends budget again
     ("POST", "/api/v1/jobs/{job_id}/retry"): GENERATE,
+    ("POST", "/jobs/{job_id}/priority"): GENERATE,  # moves a job ahead of others (rush: the rush policy, 403)
+    ("PATCH", "/api/v1/jobs/{job_id}"): GENERATE,  # its priority
     ("GET", "/api/v1/takes/{take_id}"): VIEW,
     ("GET", "/api/v1/takes/{take_id}/video"): VIEW,
     ("GET", "/api/v1/takes/{take_id}/poster"): VIEW,

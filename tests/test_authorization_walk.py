@@ -134,6 +134,7 @@ FIELD_VALUES: dict[str, Any] = {
     "user_gpu_s_day": 3_600,
     "rush": "owners",
     "count_cpu": False,
+    "priority": "normal",  # a job's priority as it is: the walk's job stays where it is in the queue
 }
 
 

@@ -9,11 +9,12 @@ from fastapi.responses import FileResponse
 
 from app.deps import DB, ProjectAccess, access
 from app.errors import NotFound
-from app.generation import service
+from app.generation import failures, phases, service
 from app.generation.models import GenerationJob, Take
-from app.generation.schemas import GenerateRequest, JobRead, QueueItem, TakeRead
+from app.generation.schemas import GenerateRequest, JobRead, JobUpdate, QueueItem, TakeRead
 from app.media.store import get_store
 from app.permissions import Action
+from app.projects.models import Project
 from app.storyboard.models import Shot
 
 router = APIRouter(prefix="/api/v1", tags=["generation"])
@@ -41,12 +42,21 @@ def take_read(take: Take) -> TakeRead:
 
 
 def job_read(db, job: GenerationJob) -> JobRead:
+    place = None
+    if job.status == "queued":
+        project = db.get(Project, job.project_id)
+        place = next((e for e in service.queue(db, project=project) if e.job.id == job.id), None)
+    told = phases.describe(job, place=place)
+    failure = failures.for_job(job) if job.status == "failed" else None
     return JobRead(
         id=job.id, project_id=job.project_id, shot_id=job.shot_id, requested_by_id=job.requested_by_id,
         model=job.model, priority=job.priority, status=job.status, take_count=job.takes, takes_done=job.takes_done,
         seeds=list(job.seeds or []), progress=round(job.progress or 0, 4), step=job.step,
         total_steps=job.total_steps, cancel_requested=job.cancel_requested, attempts=job.attempts,
-        deaths=job.deaths, error=job.error, note=job.note or "", snap_note=job.snap_note or "", worker=job.worker,
+        deaths=job.deaths, error=failure.message if failure else job.error,
+        error_detail=(failure.detail or None) if failure else None, phase=told.phase, phase_take=told.take,
+        encoding_take=told.encoding, progress_text=told.words, note=job.note or "", snap_note=job.snap_note or "",
+        worker=job.worker,
         queued_at=job.queued_at, started_at=job.started_at, finished_at=job.finished_at,
         heartbeat_at=job.heartbeat_at, estimate_s=job.estimate_s, gpu_seconds=job.gpu_seconds,
         timings=dict(job.timings or {}), spec_hash=job.spec_hash, spec=dict(job.spec or {}),
@@ -71,6 +81,12 @@ def get_job(db: DB, ctx: JobView):
 def cancel_job(db: DB, ctx: JobGenerate):
     """A queued job is canceled at once; a running one stops at its next step and keeps its finished takes."""
     return job_read(db, service.cancel(db, actor=ctx.user, job=ctx.obj))
+
+
+@router.patch("/jobs/{job_id}", response_model=JobRead)
+def update_job(body: JobUpdate, db: DB, ctx: JobGenerate):
+    """Move a queued job to normal or rush priority (409 once it runs; 403 for rush outside the rush policy)."""
+    return job_read(db, service.set_priority(db, actor=ctx.user, job=ctx.obj, priority=body.priority))
 
 
 @router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobRead)
@@ -123,6 +139,7 @@ def project_queue(db: DB, ctx: View):
         QueueItem(job_id=e.job.id, shot_id=e.job.shot_id, shot_code=e.shot_code, model=e.job.model,
                   priority=e.job.priority, status=e.job.status, position=e.position,
                   progress=round(e.job.progress or 0, 4), take_count=e.job.takes, starts_in_s=e.starts_in_s,
-                  eta_s=e.eta_s, queued_at=e.job.queued_at)
+                  eta_s=e.eta_s, queued_at=e.job.queued_at,
+                  progress_text=phases.describe(e.job, place=e).words)
         for e in service.queue(db, project=ctx.project)
     ]  # fmt: skip

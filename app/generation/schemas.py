@@ -81,7 +81,14 @@ class JobRead(BaseModel):
     cancel_requested: bool
     attempts: int
     deaths: int
-    error: str | None
+    error: str | None = Field(description="why it failed, in one sentence with what to try (never an exception's text)")
+    error_detail: str | None = Field(default=None, description="the failure's technical detail, for engineers")
+    phase: str = Field(default="", description="queued, starting, loading, rendering, encoding, stopping, ready, "
+                                               "stopped or failed")
+    phase_take: int | None = Field(default=None, description="the take (1..n of this job) the phase is about")
+    encoding_take: int | None = Field(default=None, description="a take being encoded while the next one renders")
+    progress_text: str = Field(default="", description="where the job is, in words: \"Rendering take 2 of 4, "
+                                                       "step 12 of 40 · encoding take 1\"")
     note: str
     snap_note: str
     worker: str | None
@@ -111,3 +118,12 @@ class QueueItem(BaseModel):
     starts_in_s: float
     eta_s: float
     queued_at: dt.datetime
+    progress_text: str = ""
+
+
+class JobUpdate(BaseModel):
+    """PATCH /api/v1/jobs/{job_id}: a queued job's priority (rush follows the instance's rush policy)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    priority: Literal["normal", "rush"]

@@ -27,7 +27,7 @@ from app.characters.models import CharacterVersion
 from app.db import queue_after_commit, utcnow
 from app.errors import Conflict, Invalid, NotFound, TooMany
 from app.events import publish_after_commit
-from app.generation import limits, quotas
+from app.generation import failures, limits, phases, quotas
 from app.generation.models import ACTIVE, FINISHED, PRIORITIES, GenerationJob, Take
 from app.generation.settings import JobSettings, job_settings
 from app.projects.models import Project
@@ -127,6 +127,25 @@ def _continuity(db: Session, *, shot: Shot, model: ModelInfo) -> tuple[str | Non
     return take.last_frame_key, f"starts from the last frame of {prev.code} take {take.number}"
 
 
+def snap_note(model: ModelInfo, *, fps: float, asked: tuple[int, int, int], snapped: tuple[int, int, int]) -> str:
+    """What the model's rules changed, for a film team: "LTX-Video renders 8k+1 frames: 97 frames (4.04 s) instead
+    of 96"; "" when nothing changed."""
+    (w0, h0, f0), (w, h, f) = asked, snapped
+    label = model.label or model.id
+    notes = []
+    if (w, h) != (w0, h0):
+        rule = f"sizes in multiples of {model.size_multiple}" if model.size_multiple > 1 else "its own sizes"
+        if w0 > model.max_width or h0 > model.max_height:
+            rule = f"at most {model.max_width}x{model.max_height}, in " + rule.removeprefix("sizes in ")
+        fit = "letterboxed to" if w <= w0 and h <= h0 else "fitted into"
+        notes.append(f"{label} renders {rule}: the take is {w}x{h}, {fit} your {w0}x{h0} frame in the cut")
+    if f != f0:
+        rule = f"{model.frame_rule} frames" if model.frame_step > 1 and f0 <= model.max_frames else (
+            f"at most {model.max_frames} frames")
+        notes.append(f"{label} renders {rule}: {f} frames ({f / fps:.2f} s) instead of {f0}")
+    return "; ".join(notes)
+
+
 def _seeds(shot: Shot, takes: int, seed: int | None, seeds: list[int] | None) -> list[int]:
     if seeds is not None:
         if len(seeds) != takes:
@@ -170,7 +189,9 @@ def build_spec(db: Session, *, shot: Shot, model_id: str, takes: int, seed: int 
     problem = model.size_problem(width, height, frames)  # the model's own range: refused here, never capped
     if problem:
         raise Invalid(problem[0], field=problem[1])
-    width, height, frames, note = model.snap(width, height, frames)
+    asked = (width, height, frames)
+    width, height, frames, _ = model.snap(width, height, frames)
+    note = snap_note(model, fps=fps, asked=asked, snapped=(width, height, frames))
     notes = [note] if note else []
     first_frame = None
     if continuity:
@@ -290,10 +311,13 @@ def send_after_commit(db: Session, *, job_id: int, task_id: str, model_id: str, 
 
 
 def job_event(job: GenerationJob) -> dict[str, Any]:
-    """What browsers get about a job (SSE `job` events)."""
+    """What browsers get about a job (SSE `job` events): never an exception's text (`failures.for_job`)."""
+    words = phases.describe(job)
+    error = failures.for_job(job).message if job.status == "failed" else None
     return {"id": job.id, "shot_id": job.shot_id, "status": job.status, "progress": round(job.progress or 0, 4),
             "step": job.step, "total_steps": job.total_steps, "takes": job.takes, "takes_done": job.takes_done,
-            "cancel_requested": job.cancel_requested, "error": job.error, "note": job.note}  # fmt: skip
+            "cancel_requested": job.cancel_requested, "error": error, "note": job.note, "phase": words.phase,
+            "progress_text": words.words}  # fmt: skip
 
 
 def _check_rate(db: Session, *, actor: User | None) -> None:
@@ -388,6 +412,45 @@ def cancel(db: Session, *, actor: User | None, job: GenerationJob) -> Generation
         summary = f"asked the worker to stop the takes of {code}"
     record(db, project_id=job.project_id, actor=actor, verb="generation.canceled", object_type="job",
            object_id=job.id, summary=summary)  # fmt: skip
+    publish_after_commit(db, job.project_id, "job", job_event(job))
+    return job
+
+
+def set_priority(db: Session, *, actor: User | None, job: GenerationJob, priority: str) -> GenerationJob:
+    """Move a queued job to another priority (normal, rush): its message is sent again on that lane and the old one,
+    superseded (`task_id`), does nothing when a worker meets it. Rush follows the instance's rush policy (403)."""
+    if priority not in PRIORITIES:
+        raise Invalid(f"priority must be one of {', '.join(PRIORITIES)}", field="priority")
+    job = lock_job(db, job.id)
+    if job.priority == priority:  # already there: nothing to change, whatever its status
+        return job
+    if job.status != "queued":
+        raise Conflict(f"only a queued job changes priority; this one is {job.status}", field="priority")
+    project = db.get(Project, job.project_id)
+    if priority == "rush":
+        quotas.check_rush(db, quota=instance_quotas(db), project=project, actor=actor)
+    old_task = job.task_id
+    job.priority, job.task_id, job.sent_at = priority, str(uuid.uuid4()), utcnow()
+    db.flush()
+
+    def _revoke() -> None:  # the worker would skip it anyway (a superseded message); this saves it the trip
+        import kombu.exceptions
+        import redis
+
+        from workers.celery_app import celery
+
+        try:
+            celery.control.revoke(old_task)
+        except (kombu.exceptions.OperationalError, redis.RedisError, OSError) as exc:
+            log.warning("job %s: could not revoke its old message (%s); the worker will skip it", job.id, exc)
+
+    queue_after_commit(db, _revoke)
+    send_after_commit(db, job_id=job.id, task_id=job.task_id, model_id=job.model, priority=priority,
+                      estimate_s=job.estimate_s)  # fmt: skip
+    shot = db.get(Shot, job.shot_id)
+    record(db, project_id=job.project_id, actor=actor, verb="generation.priority", object_type="job",
+           object_id=job.id, summary=f"moved the takes of {shot.code if shot else '?'} to {priority} priority",
+           data={"shot_id": job.shot_id, "priority": priority})  # fmt: skip
     publish_after_commit(db, job.project_id, "job", job_event(job))
     return job
 
@@ -562,13 +625,10 @@ def lost_run(db: Session, *, job: GenerationJob, max_deaths: int, stalled_s: flo
         return "canceled"
     if job.deaths >= max_deaths:
         if stalled_s is not None:
-            error = (f"the render stopped making progress (no step for {stalled_s:g} s on {worker}); the worker was "
-                     f"lost or stalled {job.deaths} times running this job: it may hang at this size or need more "
-                     "memory; try a smaller frame or another model")  # fmt: skip
+            failure = failures.stalled(job=job, deaths=job.deaths, worker=worker, stalled_s=stalled_s)
         else:
-            error = (f"the worker died {job.deaths} times running this job (last: {worker}); it may need more "
-                     "memory or a smaller batch")  # fmt: skip
-        finish(db, job_id=job.id, task_id=None, status="failed", error=error)
+            failure = failures.workers_lost(job=job, deaths=job.deaths, worker=worker)
+        finish(db, job_id=job.id, task_id=None, status="failed", error=failure.message, detail=failure.detail)
         return "failed"
     return "lost"
 
@@ -603,6 +663,7 @@ def claim(db: Session, *, job_id: int, task_id: str, worker: str, stale_s: float
     resumed = job.attempts > 0 and done
     job.status, job.worker, job.heartbeat_at = "running", worker[:200], now
     job.claimed_at = job.progress_at = now
+    job.timings = {**(job.timings or {}), "phase": {"name": "starting"}}
     job.attempts += 1
     job.started_at = job.started_at or now
     job.takes_done = len(done)
@@ -616,13 +677,17 @@ def claim(db: Session, *, job_id: int, task_id: str, worker: str, stale_s: float
 
 
 def heartbeat(db: Session, *, job_id: int, task_id: str, progress: float | None = None, step: int | None = None,
-              total_steps: int | None = None) -> tuple[bool, bool]:
-    """Worker side: say the job is alive (and how far); returns (cancel requested, superseded or gone).
+              total_steps: int | None = None, phase: dict[str, Any] | None = None) -> tuple[bool, bool]:
+    """Worker side: say the job is alive (and how far, and in which phase: `app.generation.phases`); returns
+    (cancel requested, superseded or gone).
 
     Stamped with the database's clock (`now()` in SQL), so hosts with clocks apart agree on staleness.
     `progress_at` moves only when the step or the progress does: a render that stops stepping while
     its heartbeat thread goes on is seen by the stall watchdog."""
     values: dict[str, Any] = {"heartbeat_at": func.now()}
+    if phase is not None:
+        timings = db.scalar(select(GenerationJob.timings).where(GenerationJob.id == job_id)) or {}
+        values["timings"] = {**timings, "phase": phase}
     if progress is not None:
         progress, step, total_steps = min(max(progress, 0.0), 1.0), step or 0, total_steps or 0
         moved = or_(GenerationJob.step != step, GenerationJob.progress != progress, GenerationJob.progress_at.is_(None))
@@ -659,9 +724,12 @@ def store_take(db: Session, *, job_id: int, index: int, values: dict[str, Any]) 
 
 
 def finish(db: Session, *, job_id: int, task_id: str | None, status: str, error: str | None = None,
-           note: str | None = None, worker_s: float = 0.0, timings: dict[str, Any] | None = None
-           ) -> GenerationJob | None:  # fmt: skip
-    """Worker side: end the job (succeeded, canceled or failed), charge its GPU seconds, settle the shot."""
+           detail: str | None = None, note: str | None = None, worker_s: float = 0.0,
+           timings: dict[str, Any] | None = None) -> GenerationJob | None:  # fmt: skip
+    """Worker side: end the job (succeeded, canceled or failed), charge its GPU seconds, settle the shot.
+
+    A failure's `error` is the sentence people read (`app.generation.failures`); its `detail`, for engineers, is
+    kept in `timings["error_detail"]` and logged with the job id."""
     job = lock_job(db, job_id)
     if job is None or job.status in FINISHED or (task_id is not None and job.task_id != task_id):
         return None
@@ -679,6 +747,10 @@ def finish(db: Session, *, job_id: int, task_id: str | None, status: str, error:
         job.note = note
     if timings:
         job.timings = {**(job.timings or {}), **timings}
+    if status == "failed":
+        if detail:
+            job.timings = {**(job.timings or {}), "error_detail": detail[:4000]}
+        log.error("job %s failed: %s%s", job.id, error, f" ({detail})" if detail else "")
     gpu = round(worker_s, 3) if charged(job.model, count_cpu=instance_quotas(db).count_cpu) else 0.0
     job.gpu_seconds = round((job.gpu_seconds or 0) + gpu, 3)
     if gpu:
@@ -693,7 +765,8 @@ def finish(db: Session, *, job_id: int, task_id: str | None, status: str, error:
     takes = f"{n} take{'s' if n != 1 else ''}"
     summary = {"succeeded": f"generated {takes} of {code}",
                "canceled": f"stopped generating {code} after {n} of {job.takes} takes",
-               "failed": f"generating {code} failed: {(error or '')[:200]}"}[status]  # fmt: skip
+               "failed": f"generating {code} failed: {failures.in_a_line(failures.for_job(job).message)[:200]}",
+               }[status]  # fmt: skip
     record(db, project_id=job.project_id, actor=actor, verb=f"generation.{status}", object_type="job",
            object_id=job.id, summary=summary,
            data={"shot_id": job.shot_id, "takes": n, "gpu_seconds": gpu})  # fmt: skip

@@ -41,7 +41,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import astuple
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import kombu.exceptions
@@ -55,7 +57,9 @@ from sqlalchemy.exc import OperationalError
 from app.db import utcnow
 from app.errors import Invalid
 from app.events import publish
-from app.generation import limits, service
+from app.generation import failures, limits, phases, service
+from app.generation.failures import Failure
+from app.generation.models import GenerationJob
 from app.generation.service import Claim
 from workers.celery_app import celery, task_db
 from workers.engines.base import Canceled, splits, streams
@@ -68,17 +72,33 @@ log = logging.getLogger("slate.generation")
 TRANSIENT = (OperationalError, redis.ConnectionError, redis.TimeoutError, kombu.exceptions.OperationalError)
 
 
-OUT_OF_MEMORY = ("the render ran out of memory on the worker; the job was stopped and the worker goes on: "
-                 "try fewer takes, a shorter shot or a smaller frame")
+OUT_OF_MEMORY = failures.worker_memory().message
 
 
 class RenderFailed(Exception):
-    """A render that failed for a reason written for people (its text is the job's error as it is)."""
+    """A render that failed for a reason written for people: its `failure` is the job's error and detail as they
+    are. (Built from plain strings, so Celery hands it to `on_failure` as itself, not wrapped.)"""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message, detail)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+    @property
+    def failure(self) -> Failure:
+        return Failure(*self.args)
 
 
-def _error_text(exc: BaseException) -> str:
-    text = str(exc).strip() or exc.__class__.__name__
-    return text if isinstance(exc, (OutOfMemory, RenderFailed)) else f"{exc.__class__.__name__}: {text}"
+def fail(job_id: int, task_id: str | None, exc: BaseException | Failure) -> None:
+    """Fail the job with the sentence for people and the detail for engineers (`app.generation.failures`)."""
+    with task_db() as db:
+        job = db.get(GenerationJob, job_id)
+        if job is None:
+            return
+        failure = exc if isinstance(exc, Failure) else failures.from_exception(exc, job=job)
+        service.finish(db, job_id=job_id, task_id=task_id, status="failed", error=failure.message,
+                       detail=failure.detail)  # fmt: skip
 
 
 def with_local_files(spec: RenderSpec) -> RenderSpec:
@@ -90,13 +110,12 @@ def with_local_files(spec: RenderSpec) -> RenderSpec:
 
 
 class RenderTask(Task):
-    """Fails the job with the error's text when a render ends in an error that is not retried."""
+    """Fails the job, in words people can act on, when a render ends in an error that is not retried."""
 
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         if not args:
             return
-        with task_db() as db:
-            service.finish(db, job_id=int(args[0]), task_id=task_id, status="failed", error=_error_text(exc))
+        fail(int(args[0]), task_id, exc)
 
 
 def _timed(chunks: Iterable[Any], waited: list[float]) -> Iterator[Any]:
@@ -162,15 +181,16 @@ class _Heartbeat:
 
     def _hard_limit(self) -> None:
         """Fail the job and end a standalone worker process (returns only in the embedded worker)."""
-        error = (f"the render did not stop at its time limit ({self.hard:.0f} s) and was ended; the model may hang "
-                 "at this size: try a smaller frame or another model")  # fmt: skip
-        log.error("job %s: %s", self.job_id, error)
+        log.error("job %s: the render did not stop at its hard time limit (%.0f s)", self.job_id, self.hard)
         settings = getattr(celery, "slate_settings", None)
         if settings is not None and settings.embedded_worker:
             return  # the web process around it must live on
         try:
             with task_db() as db:
-                service.finish(db, job_id=self.job_id, task_id=self.task_id, status="failed", error=error)
+                job = db.get(GenerationJob, self.job_id)
+                failure = failures.time_limit(job=job, seconds=self.hard, hard=True)
+                service.finish(db, job_id=self.job_id, task_id=self.task_id, status="failed", error=failure.message,
+                               detail=failure.detail)  # fmt: skip
         finally:
             logging.shutdown()
             os._exit(70)  # EX_SOFTWARE: the only way to free a device held by a stuck native call
@@ -253,6 +273,7 @@ class _Encoder:
                 try:
                     self._keep(take)
                 except BaseException as exc:  # crosses to the task's thread, which raises it (`check`)
+                    exc.encoding_take = take[0] + 1  # what it was doing, for the failure's words
                     self.error = exc
             del take  # its frames go now, not when the next take comes
 
@@ -277,6 +298,16 @@ class _Render:
         self.model: Any = None
         self.before_chunk: int | None = None  # takes done before the chunk rendering now (None: one render call)
         self.chunk_len = 0
+        # The phase people read (`app.generation.phases`), written to the job as soon as it changes, from the task's
+        # thread and the encoder's: loading the model, rendering takes (1..n of the job), encoding a take.
+        self._phase_lock = threading.Lock()
+        self.loading = False
+        self.rendering: tuple[int, int] | None = None
+        self.encoding: int | None = None
+        self.unit = "step"  # what the engine counts: denoising steps, or frames (the animatic)
+        self.take_frames = 0  # a streaming engine's frames a take: its steps are frames over all the takes
+        self.progress, self.step, self.total = 0.0, 0, 0
+        self.written_phase: dict[str, Any] | None = None
 
     # -- progress and cancel (called from the engine at every step) --
 
@@ -284,21 +315,66 @@ class _Render:
         now = time.perf_counter()
         if self.first_step_at is None:
             self.first_step_at = now
-        if now - self.last_write < self.cfg.progress_interval_s and step < total:
-            return
-        self.last_write = now
         c = self.claim
         if self.before_chunk is None:
             progress = (len(c.done) + step / max(total, 1) * len(self.remaining)) / c.takes
         else:
             progress = (self.before_chunk + step / max(total, 1) * self.chunk_len) / c.takes
-        progress = min(progress, 0.99)
-        with task_db() as db:
-            self.cancel_requested, self.superseded = service.heartbeat(
-                db, job_id=self.job_id, task_id=self.task_id, progress=progress, step=step, total_steps=total)
-        publish(c.project_id, "job", {"id": self.job_id, "shot_id": c.shot_id, "status": "running",
-                                      "progress": round(progress, 4), "step": step, "total_steps": total,
-                                      "takes": c.takes, "takes_done": len(c.done)})  # fmt: skip
+        with self._phase_lock:
+            self.progress = min(progress, 0.99)
+            if self.take_frames:  # a streaming engine counts frames over all the takes: take k, frame x of y
+                nth = min(max(step - 1, 0) // self.take_frames, len(self.remaining) - 1)
+                take = self.remaining[nth] + 1
+                self.step, self.total = step - nth * self.take_frames, self.take_frames
+                done_rendering = self.step >= self.take_frames
+                self.rendering = None if done_rendering else (take, take)
+                self.encoding = take if done_rendering else None
+            else:
+                self.step, self.total = step, total
+        self._announce(force=step >= total)
+
+    def _announce(self, *, force: bool = True) -> None:
+        """Write the progress, step and phase to the job and publish them live: a changed phase at once, steps at
+        most every `progress_interval_s` (unless `force`). Reads whether the job was canceled or superseded."""
+        c = self.claim
+        with self._phase_lock:
+            phase = self._phase()
+            changed = phase != self.written_phase
+            now = time.perf_counter()
+            if not (changed or force) and now - self.last_write < self.cfg.progress_interval_s:
+                return
+            self.last_write = now
+            with task_db() as db:
+                self.cancel_requested, self.superseded = service.heartbeat(
+                    db, job_id=self.job_id, task_id=self.task_id, progress=self.progress, step=self.step,
+                    total_steps=self.total, phase=phase if changed else None)  # fmt: skip
+            self.written_phase = phase
+            view = SimpleNamespace(status="running", model=c.model, takes=c.takes, takes_done=len(c.done),
+                                   cancel_requested=self.cancel_requested, step=self.step, total_steps=self.total,
+                                   timings={"phase": phase})  # fmt: skip
+            words = phases.describe(view)
+            event = {"id": self.job_id, "shot_id": c.shot_id, "status": "running", "progress": round(self.progress, 4),
+                     "step": self.step, "total_steps": self.total, "takes": c.takes, "takes_done": len(c.done),
+                     "phase": words.phase, "progress_text": words.words}  # fmt: skip
+        publish(c.project_id, "job", event)
+
+    def _phase(self) -> dict[str, Any]:
+        if self.loading:
+            return {"name": "loading"}
+        if self.rendering is not None:
+            return {"name": "rendering", "take": self.rendering[0], "last": self.rendering[1],
+                    "encoding": self.encoding, "unit": self.unit}  # fmt: skip
+        if self.encoding is not None:
+            return {"name": "encoding", "take": self.encoding}
+        return {"name": "starting"}
+
+    def _set_phase(self, *, announce: bool = True, **state: Any) -> None:
+        """Change the phase (`loading`, `rendering`, `encoding`, `step`, `total`) and, by default, say so at once."""
+        with self._phase_lock:
+            for name, value in state.items():
+                setattr(self, name, value)
+        if announce:
+            self._announce()
 
     def should_cancel(self) -> bool:
         return self.cancel_requested or self.superseded
@@ -328,7 +404,10 @@ class _Render:
 
             model = get_model(c.model)
             loaded_before = c.model in loader.loaded()
+            if not loaded_before:
+                self._set_phase(loading=True)
             engine = loader.get_engine(c.model)
+            self._set_phase(loading=False, announce=False)
             load_s = 0.0 if loaded_before else (loader.load_seconds(c.model) or 0.0)
             self.engine, self.model = engine, model
             if streams(engine):
@@ -337,9 +416,7 @@ class _Render:
 
     def _refuse(self, reason: str) -> str:
         """Fail a job past this worker's limits without rendering anything."""
-        with task_db() as db:
-            service.finish(db, job_id=self.job_id, task_id=self.task_id, status="failed",
-                           error=f"this worker does not render it: {reason}")  # fmt: skip
+        fail(self.job_id, self.task_id, failures.refused(reason))
         return "refused"
 
     def _stream(self, engine: Any, spec: RenderSpec, model: Any, *, queue_wait: float, load_s: float) -> str:
@@ -349,6 +426,8 @@ class _Render:
         render_s = encode_s = 0.0
         stored = 0
         status, note = "succeeded", None
+        self.unit, self.take_frames = "frame", int(spec.frames)
+        self._set_phase(rendering=(self.remaining[0] + 1,) * 2, step=0, total=self.take_frames)
         try:
             takes = engine.stream(spec, on_step=self.on_step, should_cancel=self.should_cancel)
             for index, chunks in zip(self.remaining, takes, strict=True):
@@ -384,6 +463,7 @@ class _Render:
                     part = spec.with_seeds([c.seeds[i] for i in chunk])
                     self.before_chunk = len(c.done) + len(self.remaining) - len(pending)
                     self.chunk_len = len(chunk)
+                    self._set_phase(rendering=(chunk[0] + 1, chunk[-1] + 1), step=0, total=0)
                     plan = engine.plan(part) if splits(engine) else None
                     started = time.perf_counter()
                     failure = None
@@ -397,6 +477,7 @@ class _Render:
                             encoder.put(index, frames, part, plan, 0.0)
                         raise
                     render_s += time.perf_counter() - started
+                    self._set_phase(rendering=None, announce=False)  # the encoder says which take it encodes
                     if failure is not None:  # out of the handler: the failed attempt's tensors are gone with it
                         size, saving = self._after_out_of_memory(engine, model, part, len(chunk), saving, failure)
                         continue
@@ -444,9 +525,9 @@ class _Render:
             return 1, True
         limits_text = (f"{model.label or model.id} renders at most {model.max_width}x{model.max_height}, "
                        f"{model.max_frames} frames, {model.batch} take{'s' if model.batch != 1 else ''} at once")
-        savings = " even with its memory savings" if saving else ""
-        raise RenderFailed(f"ran out of memory rendering one take of {spec.width}x{spec.height}, {spec.frames} frames"
-                           f"{savings} ({limits_text}); try a smaller frame or fewer frames")  # fmt: skip
+        failure = failures.out_of_memory(model=model.label or model.id, width=spec.width, height=spec.height,
+                                         frames=spec.frames, savings=saving, limits=limits_text)  # fmt: skip
+        raise RenderFailed(failure.message, failure.detail)
 
     def _poll(self) -> None:
         """Between takes: say the job is alive and read whether it was canceled or superseded."""
@@ -458,11 +539,13 @@ class _Render:
         """Finish take `index` (the engine's CPU share: to uint8, the virtual camera), encode, store and announce it,
         then look for a cancel; returns the seconds spent (on the encoder's thread when encoding overlaps)."""
         started = time.perf_counter()
+        self._set_phase(encoding=index + 1)
         if plan is not None:
             frames = self.engine.finish_take(frames, spec, self.claim.seeds[index], plan)
         finishing = time.perf_counter() - started
         spent = finishing + self._keep(index, frames, spec, self.model, render_s=render_share)[1]
         del frames
+        self._set_phase(encoding=None, announce=False)  # the next step or phase write says so
         self._poll()
         return spent
 
@@ -551,17 +634,18 @@ def render_job(self, job_id: int) -> str:
         out_of_memory = True  # the job fails below, out of the handler: the error's frames and memory go with it
     except SoftTimeLimitExceeded:
         soft = _run_time_limits()[0]
-        error = (f"the render took longer than its time limit ({soft:.0f} s, from the job's estimate) and was stopped"
-                 if soft else "the render took longer than its time limit and was stopped")  # fmt: skip
         with task_db() as db:
-            service.finish(db, job_id=int(job_id), task_id=self.request.id, status="failed",
-                           error=f"{error}; the model may hang at this size: try a smaller frame or fewer takes")
+            job = db.get(GenerationJob, int(job_id))
+            if job is not None:
+                failure = failures.time_limit(job=job, seconds=soft, hard=False)
+                service.finish(db, job_id=int(job_id), task_id=self.request.id, status="failed",
+                               error=failure.message, detail=failure.detail)  # fmt: skip
         return "timed out"
     except TRANSIENT:
         _ended_here.add((int(job_id), self.request.id))  # Celery retries it: the retry is no lost worker
         raise
     assert out_of_memory  # every other way out of the block above returns or raises
-    raise RenderFailed(OUT_OF_MEMORY)
+    raise RenderFailed(*astuple(failures.worker_memory()))
 
 
 def consumed_models() -> list[str]:

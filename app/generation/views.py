@@ -9,17 +9,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from app.deps import DB, ProjectAccess, access
 from app.errors import Forbidden, Invalid
 from app.frames import service as frames
-from app.generation import service
+from app.generation import failures, phases, quotas, service
 from app.generation.models import GenerationJob, Take
 from app.permissions import Action
+from app.projects.models import Project
 from app.storyboard import service as storyboard
 from app.storyboard.models import Shot
-from app.web import render
+from app.system.service import quotas as instance_quotas
+from app.web import render, templates
 from workers.engines.registry import get_registry
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -28,6 +30,21 @@ View = Annotated[ProjectAccess, access(Action.project_view)]
 ShotView = Annotated[ProjectAccess, access(Action.project_view, model=Shot, param="shot_id")]
 ShotGenerate = Annotated[ProjectAccess, access(Action.generate, model=Shot, param="shot_id")]
 JobGenerate = Annotated[ProjectAccess, access(Action.generate, model=GenerationJob, param="job_id")]
+
+
+def job_progress(job: GenerationJob) -> phases.Progress:
+    """A job row's progress in words (`app.generation.phases`), with its place and ETA in the queue when queued."""
+    place = None
+    db = object_session(job)
+    if job.status == "queued" and db is not None:
+        project = db.get(Project, job.project_id)
+        place = next((e for e in service.queue(db, project=project) if e.job.id == job.id), None)
+    return phases.describe(job, place=place)
+
+
+# What job rows say, wherever a page includes them: progress in words, and a failure as a sentence with its
+# detail (`app.generation.failures`), never an exception's text.
+templates.env.globals.update(job_progress=job_progress, job_failure=failures.for_job, job_model=phases.model_label)
 
 
 PRIORITY_CHOICES = (("normal", "Normal"), ("rush", "Rush"))
@@ -76,9 +93,11 @@ def takes_panel(request: Request, db: DB, ctx: ShotView):
 
 
 @router.get("/shots/{shot_id}/jobs")
-def jobs_fragment(request: Request, db: DB, ctx: ShotView):
+def jobs_fragment(request: Request, db: DB, ctx: ShotView, queued: int | None = None):
+    """The shot's jobs; `queued`: the job just queued from this page, whose note shows while it is on its way."""
     jobs = service.shot_jobs(db, shot=ctx.obj, limit=8)
-    return render(request, "generation/_jobs.html", {"ctx": ctx, "shot": ctx.obj, "jobs": jobs})
+    just = next((j for j in jobs if j.id == queued), None)
+    return render(request, "generation/_jobs.html", {"ctx": ctx, "shot": ctx.obj, "jobs": jobs, "queued": just})
 
 
 @router.post("/shots/{shot_id}/generate")
@@ -111,10 +130,22 @@ def generate(
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel(request: Request, db: DB, ctx: JobGenerate):
+def cancel(request: Request, db: DB, ctx: JobGenerate,
+           back: Annotated[str, Form(pattern="^(panel|queue)$")] = "panel"):  # fmt: skip
+    """Cancel a job; answers the shot's takes panel, or the project's queue where it was asked (`back=queue`)."""
     job = service.cancel(db, actor=ctx.user, job=ctx.obj)
+    if back == "queue":
+        return _queue(request, db, ctx, "generation/_queue.html")
     shot = db.get(Shot, job.shot_id)
     return _panel(request, db, ctx, shot)
+
+
+@router.post("/jobs/{job_id}/priority")
+def change_priority(request: Request, db: DB, ctx: JobGenerate,
+                    priority: Annotated[str, Form(pattern="^(normal|rush)$")]):  # fmt: skip
+    """Move a queued job to normal or rush priority; answers the project's queue."""
+    service.set_priority(db, actor=ctx.user, job=ctx.obj, priority=priority)
+    return _queue(request, db, ctx, "generation/_queue.html")
 
 
 @router.post("/jobs/{job_id}/retry")
@@ -124,8 +155,17 @@ def retry(request: Request, db: DB, ctx: JobGenerate):
     return _panel(request, db, ctx, shot, 202, queued=job)
 
 
+def _queue(request: Request, db: DB, ctx: ProjectAccess, template: str):
+    """The queue page or its fragment: cancel and priority buttons for those who may (rush: the rush policy)."""
+    entries = service.queue(db, project=ctx.project)
+    may_rush = ctx.can(Action.generate) and quotas.may_rush(db, quota=instance_quotas(db), project=ctx.project,
+                                                            actor=ctx.user)  # fmt: skip
+    progress = {e.job.id: phases.describe(e.job, place=e) for e in entries}
+    return render(request, template, {"ctx": ctx, "project": ctx.project, "entries": entries, "progress": progress,
+                                      "may_rush": may_rush})  # fmt: skip
+
+
 @router.get("/projects/{project_id}/queue")
 def queue_page(request: Request, db: DB, ctx: View, fragment: bool = False):
-    entries = service.queue(db, project=ctx.project)
     template = "generation/_queue.html" if fragment or request.headers.get("hx-request") else "generation/queue.html"
-    return render(request, template, {"ctx": ctx, "project": ctx.project, "entries": entries})
+    return _queue(request, db, ctx, template)

@@ -171,8 +171,9 @@ def test_the_reconciler_resumes_fails_and_resends(studio, monkeypatch):
     assert reconcile.reconcile().failed == [job["id"]]
     failed = api.get(f"/api/v1/jobs/{job['id']}", headers=h).json()
     assert failed["status"] == "failed" and failed["deaths"] == 2
-    assert failed["error"].startswith("the worker died 2 times running this job (last: ")
-    assert "more memory or a smaller batch" in failed["error"]
+    assert failed["error"].startswith("The worker stopped twice while ")
+    assert "more memory than the worker has" in failed["error"]
+    assert failed["error_detail"].startswith(f"worker lost 2 times running job {job['id']} (last: ")
 
     # a job queued by the last process: its message went with that process's memory
     lost = api.post(f"/api/v1/shots/{shot['id']}/generate", json={"takes": 1, "model": "animatic"}, headers=h).json()
@@ -205,7 +206,8 @@ def test_a_render_error_fails_the_job_with_its_message(studio):
     render_job.apply_async(args=[bad_id], task_id="bad-spec-1", queue="gen.animatic")
     failed = _wait(api, h, bad_id)
     assert failed["status"] == "failed" and failed["takes"] == []
-    assert failed["error"].startswith("Invalid: ") and "moonwalk" in failed["error"]
+    assert failed["error"].startswith("This shot cannot be rendered as it is written: ") and "moonwalk" in failed["error"]
+    assert failed["error_detail"].startswith("Invalid: ")
     render_job.apply_async(args=[bad_id], task_id="bad-spec-2", queue="gen.animatic")  # a stray message: ignored
     render_job.apply_async(args=[10_000], task_id="no-such-job", queue="gen.animatic")
     time.sleep(0.3)

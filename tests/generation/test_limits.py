@@ -138,7 +138,8 @@ def test_limits_hold_on_the_spec_after_the_model_snapped_it(db, make_shot):
     # 1290x720 x 257 frames is 238.7 megapixel-frames; LTX-Video renders it at 1280x704 (231.6): allowed
     shot = make_shot(1290, 720, round(257 / 24, 3))
     spec, note = service.build_spec(db, shot=shot, model_id="ltx", takes=1)
-    assert (spec.width, spec.height, spec.frames) == (1280, 704, 257) and "1290x720 -> 1280x704" in note
+    assert (spec.width, spec.height, spec.frames) == (1280, 704, 257) and (
+        "renders at most 1280x1280, in multiples of 32: the take is 1280x704, letterboxed to your 1290x720" in note)
     with pytest.raises(Invalid, match="1290x720 x 257 = 238.7"):
         service.build_spec(db, shot=shot, model_id="animatic", takes=1)  # the animatic keeps 1290x720
 
@@ -206,8 +207,8 @@ def test_the_worker_refuses_a_job_past_its_limits(studio):
     render_job.apply_async(args=[big_id], task_id="big-1", queue="gen.animatic")
     refused = _wait(api, h, big_id)
     assert refused["status"] == "failed" and refused["takes"] == [] and refused["gpu_seconds"] == 0
-    assert refused["error"] == ("this worker does not render it: a frame may be at most 1920x1920; this shot asks for "
-                                "3840x2160: lower the frame size")  # fmt: skip
+    assert refused["error"] == ("This worker's limits refuse this shot: a frame may be at most 1920x1920; this shot "
+                                "asks for 3840x2160: lower the frame size")  # fmt: skip
 
 
 def test_a_render_out_of_memory_fails_its_job_and_the_studio_keeps_serving(studio, monkeypatch):

@@ -168,9 +168,10 @@ def test_out_of_memory_at_one_take_tries_the_memory_savings_then_fails_naming_th
     SleepyEngine.reset(take_seconds=0.05, oom_above=0, oom_above_saving=0)
     job = _wait(api, h, _generate(api, h, shot, 2))
     assert job["status"] == "failed" and job["takes"] == []
-    assert job["error"] == ("ran out of memory rendering one take of 64x64, 17 frames even with its memory savings "
-                            "(Sleepy (test engine) renders at most 1280x1280, 240 frames, 1 take at once); "
-                            "try a smaller frame or fewer frames")  # fmt: skip
+    assert job["error"] == ("Sleepy (test engine) ran out of GPU memory at 64x64 (17 frames) even with its memory "
+                            "savings: try a smaller frame or fewer frames")  # fmt: skip
+    assert job["error_detail"] == ("out of memory rendering one take of 64x64, 17 frames even with its memory savings; "
+                                   "Sleepy (test engine) renders at most 1280x1280, 240 frames, 1 take at once")
 
 
 def _cancel_while_storing(monkeypatch, settings, *, at_take: int) -> None:
@@ -222,6 +223,8 @@ def test_an_encoding_error_fails_the_job_and_keeps_the_stored_takes(studio, monk
 
     monkeypatch.setattr(media, "encode_take", failing)
     job = _wait(api, h, _generate(api, h, shot, 4))
-    assert job["status"] == "failed" and job["error"] == "OSError: No space left on device"
+    assert job["status"] == "failed" and job["error"] == ("The worker's disk is full, so the job stopped while encoding "
+                                                         "take 2 of 4: free some space on the worker, then retry")
+    assert job["error_detail"] == "OSError: No space left on device"
     assert [t["index"] for t in job["takes"]] == [0]
     assert SleepyEngine.attempts in ([1, 1], [1, 1, 1])  # the render stops at the next take after the error

@@ -387,8 +387,8 @@ def test_a_render_that_kills_its_worker_every_time_fails_after_max_deaths(studio
         except AssertionError as exc:
             raise AssertionError(f"{exc}; job {state}; worker output:\n{killer.output[-4000:]}") from None
         assert state["status"] == "failed" and (state["deaths"], state["attempts"]) == (3, 3), state
-        assert state["error"] == (f"the worker died 3 times running this job (last: {state['worker']}); it may need "
-                                  "more memory or a smaller batch")  # fmt: skip
+        assert state["error"].startswith("The worker stopped three times while ") and "more memory" in state["error"]
+        assert state["error_detail"] == f"worker lost 3 times running job {job['id']} (last: {state['worker']})"
         assert state["takes"] == [] and "WorkerLostError" in killer.output
     finally:
         killer.stop()

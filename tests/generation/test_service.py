@@ -91,7 +91,8 @@ def test_size_and_frames_snap_to_the_model_and_say_so(db, owner, scene):
     shot = _shot(db, owner, scene, width=100, height=70, duration_s=1.0)  # 24 frames
     spec, note = service.build_spec(db, shot=shot, model_id="ltx", takes=2, seed=7)
     assert (spec.width, spec.height, spec.frames) == (96, 64, 25)  # LTX: multiples of 32, 8k+1 frames
-    assert note == "100x70 -> 96x64; 24 frames -> 25"
+    assert note == ("LTX-Video renders sizes in multiples of 32: the take is 96x64, letterboxed to your 100x70 frame in "
+                    "the cut; LTX-Video renders 8k+1 frames: 25 frames (1.04 s) instead of 24")
     assert spec.seeds == [7, 8] and spec.steps == 40 and spec.guidance == 3.0
     job = _enqueue(db, owner, shot, model="ltx", takes=2, seed=7)
     assert job.snap_note == note and job.spec["frames"] == 25 and job.seeds == [7, 8]
