@@ -185,6 +185,7 @@ def test_scene_with_three_shots_reorder_and_live_prompt(new_context) -> None:
     expect(final).to_contain_text("lamp keeper trims the wick")
     expect(live).to_have_text("unsaved")
 
+    editor.locator("summary", has_text="Camera").click()  # the camera section opens on demand
     editor.get_by_role("combobox", name=re.compile(r"^Framing")).select_option("CU")
     expect(final).to_contain_text("close-up")
     editor.get_by_role("combobox", name=re.compile(r"^Move")).select_option("dolly_in")
