@@ -5,21 +5,15 @@ behind the "details" toggle, the green "Queued" note goes, and the activity feed
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.config import Settings
-from app.db import commit, engine_for, session_factory
-from app.main import create_app
-from app.migrate import upgrade
-from app.projects.service import seed_demo
+from app.db import engine_for, session_factory
 from app.storyboard.models import Shot
-from tests.live import LiveServer
-from workers.celery_app import configure
+from tests.browser.studio import embedded_demo, sign_up
 from workers.engines.animatic import AnimaticEngine
 
 pytestmark = pytest.mark.browser
@@ -34,18 +28,10 @@ def embedded(tmp_path, monkeypatch):
         raise RuntimeError(SHAPE)
 
     monkeypatch.setattr(AnimaticEngine, "stream", broken)  # the in-process worker renders with it
-    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/slate.db", broker_url="memory://",
-                        embedded_worker=True, secret_key="k" * 40, env="test", _env_file=None)  # fmt: skip
-    upgrade(settings.database_url)
-    with session_factory(engine_for(settings.database_url))() as db:
-        seed_demo(db)
-        commit(db)
-        shot_id, project_id = db.execute(select(Shot.id, Shot.project_id).where(Shot.code == "1B")).one()
-    try:
-        with LiveServer(create_app(settings)) as base:
-            yield base, shot_id, project_id
-    finally:
-        configure()  # back to the suite's broker
+    with embedded_demo(tmp_path) as (base, settings):
+        with session_factory(engine_for(settings.database_url))() as db:
+            shot_id, project_id = db.execute(select(Shot.id, Shot.project_id).where(Shot.code == "1B")).one()
+        yield base, shot_id, project_id
 
 
 @pytest.mark.parametrize("viewport", [(1440, 900), (390, 844)])
@@ -54,12 +40,7 @@ def test_a_failed_render_says_what_happened_in_one_sentence(browser, embedded, v
     context = browser.new_context(base_url=base, viewport={"width": viewport[0], "height": viewport[1]})
     context.set_default_timeout(20_000)
     page = context.new_page()
-    page.goto("/signup")
-    page.get_by_label("Name shown to your team").fill("Ada Director")
-    page.get_by_label("E-mail").fill("ada@example.com")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(re.compile(r"/projects$"))
+    sign_up(page)
     page.goto(f"/shots/{shot_id}")
     form = page.locator("form.generate-form")
     form.locator("select[name=model]").select_option("animatic")

@@ -12,13 +12,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from app.config import Settings
-from app.db import commit, engine_for, session_factory
-from app.main import create_app
-from app.migrate import upgrade
-from app.projects.service import seed_demo
-from tests.live import LiveServer
-from workers.celery_app import configure
+from tests.browser.studio import embedded_demo, sign_up
 
 pytestmark = pytest.mark.browser
 
@@ -38,33 +32,16 @@ PIXELS = """img => {
 
 @pytest.fixture
 def embedded(tmp_path):
-    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/slate.db", broker_url="memory://",
-                        embedded_worker=True, secret_key="k" * 40, env="test", _env_file=None)  # fmt: skip
-    upgrade(settings.database_url)
-    with session_factory(engine_for(settings.database_url))() as db:
-        seed_demo(db)
-        commit(db)
-    try:
-        with LiveServer(create_app(settings)) as base:
-            yield base
-    finally:
-        configure()  # back to the suite's broker
+    with embedded_demo(tmp_path) as (base, _settings):
+        yield base
 
-
-def _sign_up(page) -> None:
-    page.goto("/signup")
-    page.get_by_label("Name shown to your team").fill("Ada Director")
-    page.get_by_label("E-mail").fill("ada@example.com")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(re.compile(r"/projects$"))
 
 
 def test_every_shot_card_of_the_demo_shows_a_picture_and_a_take_scrubs(browser, embedded):
     context = browser.new_context(base_url=embedded, viewport={"width": 1440, "height": 900})
     context.set_default_timeout(20_000)
     page = context.new_page()
-    _sign_up(page)
+    sign_up(page)
     page.get_by_role("link", name="The Lighthouse Keeper").click()
     page.get_by_role("link", name="Storyboard").click()
     cards = page.locator(".shot-card")

@@ -4,12 +4,10 @@ width, must not scroll sideways."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import expect
 
 from app.characters.models import Character
 from app.db import commit, engine_for, session_factory
@@ -17,6 +15,7 @@ from app.design.models import Location
 from app.projects.models import Project
 from app.projects.service import seed_demo
 from app.storyboard.models import Scene, Shot
+from tests.browser.studio import sign_up
 
 pytestmark = pytest.mark.browser
 
@@ -50,12 +49,7 @@ def test_screens_of_every_main_page(server, new_context):
         commit(db)
     first = new_context(viewport={"width": SIZES["desktop"][0], "height": SIZES["desktop"][1]})
     page = first.new_page()
-    page.goto("/signup")
-    page.get_by_label("Name shown to your team").fill("Ada Director")
-    page.get_by_label("E-mail").fill("ada@example.com")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(re.compile(r"/projects$"))  # the first account claims the demo and runs the instance
+    sign_up(page)  # the first account claims the demo and runs the instance
     state = first.storage_state()
     pages = _pages(server.database_url)
     SCREENS.mkdir(exist_ok=True)

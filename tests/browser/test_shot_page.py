@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from app.db import commit, engine_for, session_factory
 from app.projects.service import seed_demo
+from tests.browser.studio import sign_up
 
 pytestmark = pytest.mark.browser
 
@@ -29,12 +30,7 @@ def demo_owner(server, new_context):
     def _open(width: int, height: int):
         context = new_context(viewport={"width": width, "height": height})
         page = context.new_page()
-        page.goto("/signup")
-        page.get_by_label("Name shown to your team").fill("Ada Director")
-        page.get_by_label("E-mail").fill("ada@example.com")
-        page.get_by_label("Password").fill("correct horse battery")
-        page.get_by_role("button", name="Create account").click()
-        expect(page).to_have_url(re.compile(r"/projects$"))
+        sign_up(page)
         return page
 
     return _open
