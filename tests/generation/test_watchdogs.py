@@ -241,7 +241,7 @@ def test_a_render_that_stops_stepping_is_requeued_then_failed_by_the_stall_watch
     monkeypatch.setenv("SLATE_JOB_STALL_S", "1.5")
     monkeypatch.setenv("SLATE_JOB_MAX_DEATHS", "2")
     job = _generate(api, h, shot)
-    assert hanging.hung.wait(30)
+    assert hanging.hung.wait(60)
     hung_at = time.monotonic()
     report, _ = _reconcile_until(lambda r: job["id"] in r.to_dict().get("requeued_stalled", []), 10)
     assert time.monotonic() - hung_at < 1.5 + 2  # within the configured time (SQLite stamps to the second)
@@ -251,7 +251,7 @@ def test_a_render_that_stops_stepping_is_requeued_then_failed_by_the_stall_watch
     assert state["note"] == f"the render on {worker} made no progress for 1.5 s; queued again (1 of 2)"
     hanging.let_go()  # the stuck run steps again, finds itself superseded and lets the worker go; the job's
     # new message hangs the same way
-    assert hanging.hung.wait(30)
+    assert hanging.hung.wait(60)
     hung_at = time.monotonic()
     _reconcile_until(lambda r: job["id"] in r.failed, 10)
     assert time.monotonic() - hung_at < 1.5 + 2
