@@ -50,7 +50,7 @@ from workers.vocabulary import Camera, Lighting
 
 log = logging.getLogger("slate.sketches")
 
-SKETCH_VERSION = 1  # part of every hash: bump it when the drawing changes and every sketch is redrawn
+SKETCH_VERSION = 2  # part of every hash: bump it when the drawing changes and every sketch is redrawn
 SKETCH_WIDTH = 640  # pixels; the height follows the project's frame (cards show about 300 px, print about 600)
 CARD_SIZE = (480, 360)  # characters and locations: a 4:3 card
 JPEG_QUALITY = 82
@@ -150,7 +150,8 @@ def card_hash(inputs: dict[str, Any]) -> str:
 
 def draw_card(inputs: dict[str, Any]) -> bytes:
     """The JPEG of a character's card (the character in medium close-up, named) or a location's (the set, empty, in
-    a wide shot), lit by the time of day or colour its description names, with the description as a caption."""
+    a wide shot), lit by the time of day or colour its description names. No caption: the card prints the name and
+    the description beneath the picture (a band in the picture was cut by the card's crop)."""
     person = inputs["kind"] == "character"
     w, h = CARD_SIZE
     spec = RenderSpec(
@@ -158,7 +159,7 @@ def draw_card(inputs: dict[str, Any]) -> bytes:
         camera={"framing": "MCU" if person else "EWS"}, lighting=_light_from(f"{inputs['name']} {inputs['description']}"),
         cast=[CastMember(name=inputs["name"])] if person else [],
     )  # fmt: skip
-    img = sketch(spec, figures=person, title=inputs["name"], caption=inputs["description"])
+    img = sketch(spec, figures=person)
     return _jpeg(img)
 
 

@@ -458,14 +458,12 @@ class _Overlay:
         d.text((x - d.textlength(text, font=self.font), y), text, font=self.font, fill=_TEXT)
 
 
-def sketch(spec: RenderSpec, *, at: float = 0.5, figures: bool = True, title: str = "",
-           caption: str = "") -> Image.Image:
+def sketch(spec: RenderSpec, *, at: float = 0.5, figures: bool = True) -> Image.Image:
     """The storyboard sketch of a shot: one frame of the first take of `spec` (the one at fraction `at` of it),
     drawn as a take would draw it but without the viewfinder overlay. One scene and one view: about 20 ms at
     640x360 on one CPU core.
 
-    `figures=False` leaves the set empty (a location); `title` and `caption` are laid in a band at the bottom
-    (a name and a line of description, for the cards of characters and locations).
+    `figures=False` leaves the set empty (a location's card). No text is drawn: the cards print their own names.
     """
     w, h, n = int(spec.width), int(spec.height), int(spec.frames)
     if w < 1 or h < 1 or n < 1:
@@ -479,29 +477,7 @@ def sketch(spec: RenderSpec, *, at: float = 0.5, figures: bool = True, title: st
     path = vcam.camera_path(cam, frames=n, fps=spec.fps, seed=seed)
     scene = AnimaticEngine()._scene(spec, cam, light, seed, src_size, (w, h), figures=figures)
     index = min(n - 1, max(0, round(at * (n - 1))))
-    view = vcam.apply_transform(scene, path[index], (w, h), overscan=over, mode=vcam.resampling(path))
-    if title or caption:
-        _caption(view, title, caption)
-    return view
-
-
-def _caption(img: Image.Image, title: str, caption: str) -> None:
-    """A dark band at the bottom of `img` with a title line and up to two lines of caption."""
-    w, h = img.size
-    fs = max(9, round(h / 14))
-    font, small = _font(fs), _font(max(8, round(fs * 0.72)))
-    pad = max(4, fs // 2)
-    d = ImageDraw.Draw(img, "RGBA")
-    lines = _wrap(d, caption, small, w - 2 * pad, 2) if caption.strip() else []
-    band = pad + (round(fs * 1.25) if title else 0) + len(lines) * round(fs * 0.95) + pad // 2
-    d.rectangle((0, h - band, w, h), fill=(8, 8, 10, 185))
-    y = h - band + pad // 2
-    if title:
-        d.text((pad, y), _fit(d, title, font, w - 2 * pad), font=font, fill=(*_TEXT, 255))
-        y += round(fs * 1.25)
-    for line in lines:
-        d.text((pad, y), line, font=small, fill=(*_DIM_TEXT, 255))
-        y += round(fs * 0.95)
+    return vcam.apply_transform(scene, path[index], (w, h), overscan=over, mode=vcam.resampling(path))
 
 
 __all__ = ["AnimaticEngine", "camera_line", "sketch"]
