@@ -665,14 +665,13 @@ def _shots(
                 shot, recorded = found
                 said, _, staged = recorded.partition("~")
                 new_dialogue = False
-                if _hash(dialogue, 8) == said:
-                    pass
-                elif _hash(shot.dialogue, 8) == said:
+                script_changed = _hash(dialogue, 8) != said  # else: the script's dialogue is what was imported
+                if script_changed and _hash(shot.dialogue, 8) == said:
                     shot.dialogue = dialogue
                     said = _hash(dialogue, 8)
                     refreshed.append((shot, pshot))
                     new_dialogue = True
-                else:
+                elif script_changed:
                     warnings.append(f"line {pshot.line}: the dialogue of shot {shot.code} was changed in Slate; "
                                     "the script's new dialogue was not applied")  # fmt: skip
                 restaged, staged = _restage(shot, pshot, ps, location, staged, report=report, warnings=warnings)

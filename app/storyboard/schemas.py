@@ -112,7 +112,7 @@ class ShotCreate(_ShotFields):
 
 
 class ShotUpdate(_ShotFields):
-    pass
+    """A partial update: only the fields sent change."""
 
 
 class CastRead(BaseModel):
